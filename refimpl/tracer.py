@@ -187,7 +187,12 @@ def backward(out: Tensor, g, sources: list[Node]) -> list:
         for argnum, parent in zip(node.argnums, node.parents):
             g_parent = node.fun.vjp(argnum, g_node, node.out, node.args, node.kwargs)
             previous = grads.get(parent)
-            grads[parent] = g_parent if previous is None else previous + g_parent
+            if previous is None:
+                grads[parent] = g_parent
+            elif type(g_parent) is Tensor:  # a traced summand goes first: raw arrays of
+                grads[parent] = g_parent + previous  # some libraries refuse a Tensor operand
+            else:
+                grads[parent] = previous + g_parent
             if pending[parent] == 0:
                 ready.append(parent)
             else:

@@ -4,6 +4,10 @@ Binary operations broadcast like the array API. Their VJPs all end in one rule,
 :func:`unbroadcast`: a gradient of the broadcast shape is summed back to the shape of the
 argument it belongs to. VJPs are written with these same primitives, so they can be
 differentiated again.
+
+VJPs call the functions (``multiply(g, y)``) rather than the operators (``g * y``): a raw
+array-api-strict array refuses to multiply a traced value instead of deferring to it, and at
+higher orders ``g`` may be raw while ``y`` is traced.
 """
 
 from __future__ import annotations
@@ -70,8 +74,8 @@ def multiply(x, y):
     return x * y
 
 
-multiply.defvjp(lambda g, out, x, y: unbroadcast(g * y, _shape(x)),
-                lambda g, out, x, y: unbroadcast(g * x, _shape(y)))
+multiply.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, y), _shape(x)),
+                lambda g, out, x, y: unbroadcast(multiply(g, x), _shape(y)))
 
 
 @primitive
@@ -80,8 +84,8 @@ def divide(x, y):
     return x / y
 
 
-divide.defvjp(lambda g, out, x, y: unbroadcast(g / y, _shape(x)),
-              lambda g, out, x, y: unbroadcast(negative(g) * x / (y * y), _shape(y)))
+divide.defvjp(lambda g, out, x, y: unbroadcast(divide(g, y), _shape(x)),
+              lambda g, out, x, y: unbroadcast(negative(divide(multiply(g, out), y)), _shape(y)))
 
 
 @primitive
@@ -99,8 +103,9 @@ def power(x, y):
     return x ** y
 
 
-power.defvjp(lambda g, out, x, y: unbroadcast(g * y * x ** (y - 1), _shape(x)),
-             lambda g, out, x, y: unbroadcast(g * out * log(x), _shape(y)))
+power.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, multiply(y, power(x, subtract(y, 1.0)))),
+                                             _shape(x)),
+             lambda g, out, x, y: unbroadcast(multiply(multiply(g, out), log(x)), _shape(y)))
 
 
 def square(x):
@@ -114,7 +119,7 @@ def exp(x):
     return _xp(x).exp(x)
 
 
-exp.defvjp(lambda g, out, x: g * out)
+exp.defvjp(lambda g, out, x: multiply(g, out))
 
 
 @primitive
@@ -123,7 +128,7 @@ def log(x):
     return _xp(x).log(x)
 
 
-log.defvjp(lambda g, out, x: g / x)
+log.defvjp(lambda g, out, x: divide(g, x))
 
 
 @primitive
@@ -132,7 +137,7 @@ def log1p(x):
     return _xp(x).log1p(x)
 
 
-log1p.defvjp(lambda g, out, x: g / (x + 1.0))
+log1p.defvjp(lambda g, out, x: divide(g, add(x, 1.0)))
 
 
 @primitive
@@ -141,7 +146,7 @@ def sqrt(x):
     return _xp(x).sqrt(x)
 
 
-sqrt.defvjp(lambda g, out, x: g / (out * 2.0))
+sqrt.defvjp(lambda g, out, x: divide(g, multiply(out, 2.0)))
 
 
 @primitive
@@ -150,7 +155,7 @@ def abs(x):  # noqa: A001  (array-API name)
     return _xp(x).abs(x)
 
 
-abs.defvjp(lambda g, out, x: g * sign(x))
+abs.defvjp(lambda g, out, x: multiply(g, sign(x)))
 
 
 @primitive
@@ -168,7 +173,7 @@ def tanh(x):
     return _xp(x).tanh(x)
 
 
-tanh.defvjp(lambda g, out, x: g * (1.0 - out * out))
+tanh.defvjp(lambda g, out, x: multiply(g, subtract(1.0, multiply(out, out))))
 
 
 @primitive
@@ -177,7 +182,7 @@ def sigmoid(x):
     return 0.5 + 0.5 * _xp(x).tanh(0.5 * x)
 
 
-sigmoid.defvjp(lambda g, out, x: g * out * (1.0 - out))
+sigmoid.defvjp(lambda g, out, x: multiply(g, multiply(out, subtract(1.0, out))))
 
 
 @primitive
@@ -203,8 +208,8 @@ def maximum(x, y):
     return _xp(x, y).maximum(x, y)
 
 
-maximum.defvjp(lambda g, out, x, y: unbroadcast(g * _share(x, y), _shape(x)),
-               lambda g, out, x, y: unbroadcast(g * _share(y, x), _shape(y)))
+maximum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(x, y)), _shape(x)),
+               lambda g, out, x, y: unbroadcast(multiply(g, _share(y, x)), _shape(y)))
 
 
 @primitive
@@ -213,8 +218,8 @@ def minimum(x, y):
     return _xp(x, y).minimum(x, y)
 
 
-minimum.defvjp(lambda g, out, x, y: unbroadcast(g * _share(y, x), _shape(x)),
-               lambda g, out, x, y: unbroadcast(g * _share(x, y), _shape(y)))
+minimum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(y, x)), _shape(x)),
+               lambda g, out, x, y: unbroadcast(multiply(g, _share(x, y)), _shape(y)))
 
 
 @primitive

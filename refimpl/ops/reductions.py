@@ -10,7 +10,7 @@ from __future__ import annotations
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from .elementwise import exp
+from .elementwise import exp, multiply, subtract
 from .shape import broadcast_to, reshape
 
 __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
@@ -54,7 +54,7 @@ def mean(x, *, axis=None, keepdims=False):
     count = 1
     for a in _axes(axis, x.ndim):
         count *= x.shape[a]
-    return sum(x, axis=axis, keepdims=keepdims) / float(count)
+    return multiply(sum(x, axis=axis, keepdims=keepdims), 1.0 / count)
 
 
 def _arg_extreme_vjp(g, out, x, *, axis=None, keepdims=False):
@@ -63,7 +63,7 @@ def _arg_extreme_vjp(g, out, x, *, axis=None, keepdims=False):
     xp = _xp(xr)
     attained = xp.astype(xr == getval(_expand_back(out, x, axis, keepdims)), xr.dtype)
     share = attained / xp.sum(attained, axis=axis, keepdims=True)
-    return _expand_back(g, x, axis, keepdims) * share
+    return multiply(_expand_back(g, x, axis, keepdims), share)
 
 
 @primitive
@@ -102,12 +102,13 @@ def logsumexp(x, *, axis=-1, keepdims=False):
 
 @logsumexp.defvjp
 def logsumexp_vjp(g, out, x, *, axis=-1, keepdims=False):
-    return _expand_back(g, x, axis, keepdims) * exp(x - _expand_back(out, x, axis, keepdims))
+    return multiply(_expand_back(g, x, axis, keepdims),
+                    exp(subtract(x, _expand_back(out, x, axis, keepdims))))
 
 
 def log_softmax(x, *, axis=-1):
     """x - logsumexp(x): log-probabilities, stable for any logits."""
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    return subtract(x, logsumexp(x, axis=axis, keepdims=True))
 
 
 @primitive
@@ -123,7 +124,7 @@ def softmax(x, *, axis=-1):
 
 @softmax.defvjp
 def softmax_vjp(g, out, x, *, axis=-1):
-    return out * (g - sum(g * out, axis=axis, keepdims=True))
+    return multiply(out, subtract(g, sum(multiply(g, out), axis=axis, keepdims=True)))
 
 
 def one_hot(labels, num_classes: int, dtype=None):
@@ -164,7 +165,7 @@ def softmax_cross_entropy(logits, labels):
 
 def softmax_cross_entropy_vjp(g, out, logits, labels):
     targets = _targets(logits, labels)
-    return reshape(g, shape=(-1, 1)) * (softmax(logits, axis=-1) - targets)
+    return multiply(reshape(g, shape=(-1, 1)), subtract(softmax(logits, axis=-1), targets))
 
 
 softmax_cross_entropy.defvjp(softmax_cross_entropy_vjp, None)  # labels: no derivative
