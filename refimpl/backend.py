@@ -20,7 +20,7 @@ import numpy as np
 Array = Any
 
 __all__ = [
-    "Array", "Random", "get_namespace", "namespace_by_name", "to_numpy", "asarray",
+    "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
     "is_floating", "default_float", "check_floating", "make_rng",
 ]
 
@@ -35,6 +35,8 @@ def get_namespace(*arrays, name: str = "arrays") -> Any:
         TypeError: naming ``name`` when the arrays come from two different libraries.
     """
     found = [a for a in arrays if a is not None and type(a) not in _PYTHON_SCALARS]
+    if not found:
+        raise TypeError(f"{name}: expected at least one array, got only Python scalars or None")
     try:
         return array_api_compat.array_namespace(*found)
     except TypeError as err:
@@ -42,6 +44,15 @@ def get_namespace(*arrays, name: str = "arrays") -> Any:
         raise TypeError(
             f"{name}: expected arrays of one array library, got a mix of {kinds}; "
             "convert them to one namespace first (e.g. xp.asarray)") from err
+
+
+def check_one_library(*arrays, name: str) -> None:
+    """Raise a TypeError naming ``name`` if ``arrays`` come from two array libraries.
+
+    (NumPy would otherwise quietly convert an array-api-strict operand, for instance.)
+    """
+    if sum(a is not None and type(a) not in _PYTHON_SCALARS for a in arrays) > 1:
+        get_namespace(*arrays, name=name)
 
 
 def namespace_by_name(name: str) -> Any:

@@ -12,7 +12,7 @@ higher orders ``g`` may be raw while ``y`` is traced.
 
 from __future__ import annotations
 
-from refimpl.backend import get_namespace
+from refimpl.backend import check_one_library, get_namespace
 from refimpl.tracer import getval, primitive
 
 from .shape import sum_to_shape
@@ -28,8 +28,8 @@ def _shape(x):
     return getattr(x, "shape", ())
 
 
-def _xp(*xs):
-    return get_namespace(*(getval(x) for x in xs))
+def _xp(*xs, name="arrays"):
+    return get_namespace(*(getval(x) for x in xs), name=name)
 
 
 def unbroadcast(g, shape):
@@ -51,6 +51,7 @@ def zeros_like_value(x):
 @primitive
 def add(x, y):
     """x + y."""
+    check_one_library(x, y, name="add")
     return x + y
 
 
@@ -61,6 +62,7 @@ add.defvjp(lambda g, out, x, y: unbroadcast(g, _shape(x)),
 @primitive
 def subtract(x, y):
     """x - y."""
+    check_one_library(x, y, name="subtract")
     return x - y
 
 
@@ -71,6 +73,7 @@ subtract.defvjp(lambda g, out, x, y: unbroadcast(g, _shape(x)),
 @primitive
 def multiply(x, y):
     """x * y."""
+    check_one_library(x, y, name="multiply")
     return x * y
 
 
@@ -81,6 +84,7 @@ multiply.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, y), _shape(x)),
 @primitive
 def divide(x, y):
     """x / y."""
+    check_one_library(x, y, name="divide")
     return x / y
 
 
@@ -100,6 +104,7 @@ negative.defvjp(lambda g, out, x: negative(g))
 @primitive
 def power(x, y):
     """x ** y; the derivative in y, x**y log x, needs x > 0."""
+    check_one_library(x, y, name="power")
     return x ** y
 
 
@@ -205,7 +210,7 @@ def _share(x, y):
 @primitive
 def maximum(x, y):
     """Elementwise max; at ties the gradient is split in half between x and y."""
-    return _xp(x, y).maximum(x, y)
+    return _xp(x, y, name="maximum").maximum(x, y)
 
 
 maximum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(x, y)), _shape(x)),
@@ -215,7 +220,7 @@ maximum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(x, y)), _shap
 @primitive
 def minimum(x, y):
     """Elementwise min; at ties the gradient is split in half between x and y."""
-    return _xp(x, y).minimum(x, y)
+    return _xp(x, y, name="minimum").minimum(x, y)
 
 
 minimum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(y, x)), _shape(x)),
@@ -225,7 +230,7 @@ minimum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(y, x)), _shap
 @primitive
 def where(condition, x, y):
     """x where ``condition`` holds, else y; ``condition`` has no derivative."""
-    return _xp(condition, x, y).where(condition, x, y)
+    return _xp(condition, x, y, name="where").where(condition, x, y)
 
 
 where.defvjp(None,
