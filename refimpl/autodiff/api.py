@@ -68,15 +68,16 @@ def _trace_of(out, trace: int, fname: str):
 def value_and_grad(f: Callable, argnum: int = 0) -> Callable:
     """``f`` -> a function returning ``(f(*args), d f / d args[argnum])``.
 
-    ``f`` must return a scalar (a 0-d array or an array of one element). The gradient has the
-    structure, shape and dtype of ``args[argnum]``; where ``f`` does not depend on it, zeros.
+    ``f`` must return a scalar: a 0-d array, an array of one element, or a Python number (when
+    it does not depend on the argument). The gradient has the structure, shape and dtype of
+    ``args[argnum]``; where ``f`` does not depend on it, zeros.
     """
     def value_and_grad_f(*args, **kwargs):
         trace = new_trace()
         boxed, sources = _box(args[argnum], trace, f"argument {argnum} of {_name(f)}")
         out = f(*args[:argnum], boxed, *args[argnum + 1:], **kwargs)
         value = out.value if type(out) is Tensor and out.trace == trace else out
-        size = getattr(getval(out), "size", None)
+        size = 1 if type(out) in (int, float) else getattr(getval(out), "size", None)
         if size != 1:
             shape = getattr(getval(out), "shape", type(out).__name__)
             raise TypeError(f"grad: f ({_name(f)}) must return a scalar to be differentiated, "
@@ -135,7 +136,7 @@ def value_and_jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) ->
         x = args[argnum]
         call = lambda z: f(*args[:argnum], z, *args[argnum + 1:], **kwargs)  # noqa: E731
         n = x.shape[0]
-        probe = getval(call(getval(x)[:1]))  # one example, to learn K
+        probe = getval(call(getval(x)[:1, ...]))  # one example, to learn K
         if probe.ndim != 2:
             raise ValueError(f"jacobian: a batched f must return (N, K), got shape "
                              f"{tuple(probe.shape)} for a batch of 1; use batched=False")

@@ -133,6 +133,8 @@ def _check_key(key):
                 f"a key of type {type(k).__name__}. Select classes with a one-hot mask instead.")
         if isinstance(k, slice) and k.step is not None and k.step < 0:
             raise TypeError("getitem: negative slice steps are outside the array API standard")
+    if not any(k is Ellipsis for k in key):
+        key += (Ellipsis,)  # the standard wants every axis indexed: x[0] means x[0, ...]
     return key
 
 
@@ -149,7 +151,10 @@ def _place(g, *, key, shape):
     """Zeros of ``shape`` with ``g`` written at ``key``: the adjoint of basic indexing."""
     xp = _xp(g)
     out = xp.zeros(shape, dtype=g.dtype)
-    out[key] = g
+    kept = tuple(k for k in key if k is not None)  # setitem takes no new axes (None): drop
+    if len(kept) < len(key):                       # them, and their length-1 axes from g
+        g = xp.reshape(g, out[kept].shape)
+    out[kept] = g
     return out
 
 
