@@ -1,0 +1,37 @@
+"""matmul: values against NumPy, broadcasting batch axes, and first and second derivatives."""
+
+import numpy as np
+import pytest
+from conftest import assert_namespace, check_op, rand
+
+from refimpl import ops
+from refimpl.autodiff import vjp
+from refimpl.backend import to_numpy
+
+SHAPE_PAIRS = [((3, 4), (4, 5)), ((1, 4), (4, 1)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)),
+               ((1, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2))]
+
+
+@pytest.mark.parametrize("shapes", SHAPE_PAIRS, ids=str)
+def test_matmul(xp, shapes):
+    rng = np.random.default_rng(0)
+    a, b = rand(xp, rng, shapes[0]), rand(xp, rng, shapes[1])
+    expected = np.matmul(to_numpy(a), to_numpy(b))
+    check_op(xp, ops.matmul, (a, b), expected)
+    check_op(xp, lambda a, b: a @ b if isinstance(a, ops.Tensor) else ops.matmul(a, b), (a, b),
+             expected)
+
+
+def test_matmul_vjp_is_the_closed_form(xp):
+    rng = np.random.default_rng(1)
+    a, b, g = rand(xp, rng, (1, 3, 4)), rand(xp, rng, (2, 4, 5)), rand(xp, rng, (2, 3, 5))
+    out, vjp_fn = vjp(ops.matmul, a, b)
+    ga, gb = vjp_fn(g)
+    for grad_, like in ((ga, a), (gb, b)):
+        assert_namespace(grad_, xp)
+        assert grad_.dtype == xp.float64 and grad_.shape == like.shape
+    a_, b_, g_ = to_numpy(a), to_numpy(b), to_numpy(g)
+    # dL/da = g b^T summed over the broadcast batch axis; dL/db = a^T g
+    np.testing.assert_allclose(to_numpy(ga), np.sum(g_ @ np.swapaxes(b_, -1, -2), axis=0,
+                                                    keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(gb), np.swapaxes(a_, -1, -2) @ g_, rtol=1e-12)
