@@ -5,6 +5,11 @@ Every function here accepts raw arrays of any array-API library or traced
 Python's operators (``+ - * / ** @``, unary ``-``, indexing and ``.T``-style helpers), each one
 the primitive of the same name below, so ``x @ w + b`` records exactly what ``add(matmul(x, w),
 b)`` does.
+
+One portability rule: array-api-strict arrays raise a TypeError on a traced right-hand operand
+instead of deferring to it, so where the left operand may be a raw array (``x @ w`` with raw
+inputs ``x`` and traced weights ``w``), call the function: ``matmul(x, w)``. Library code
+always does; NumPy and CuPy defer correctly either way.
 """
 
 from refimpl.tracer import Tensor, getval, primitive

@@ -1,0 +1,25 @@
+"""The README's example code runs as written, and its two commands are the ones CI uses."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_readme_python_example_runs():
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "the README has no python example"
+    for code in blocks:
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    assert len(commands) == 2, "the README gives exactly two commands"
+    assert "refimpl" in commands[0]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text()
