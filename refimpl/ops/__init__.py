@@ -18,7 +18,7 @@ from .conv import col2im, conv2d, conv_output_size, im2col, max_pool2d, maxout
 from .elementwise import (abs, add, clip, divide, exp, log, log1p, maximum, minimum, multiply,
                           negative, power, relu, sigmoid, sign, sqrt, square, subtract, tanh,
                           unbroadcast, where, zeros_like_value)
-from .linalg import matmul
+from .linalg import linear, matmul
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,
                          softmax_cross_entropy, sum)
 from .shape import (broadcast_to, concat, expand_dims, flatten, getitem, matrix_transpose,
@@ -31,7 +31,7 @@ __all__ = [
     "clip", "unbroadcast", "zeros_like_value",
     "sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
     "softmax_cross_entropy", "one_hot",
-    "matmul",
+    "matmul", "linear",
     "reshape", "permute_dims", "transpose", "matrix_transpose", "expand_dims", "squeeze",
     "broadcast_to", "sum_to_shape", "concat", "stack", "getitem", "flatten",
     "im2col", "col2im", "conv2d", "max_pool2d", "maxout", "conv_output_size",

@@ -5,8 +5,12 @@ convolution becomes one matrix product and max-pooling a max over rows. ``col2im
 adjoint: it adds each window back to where it came from (overlaps add up). Each is the other's
 VJP, so convolution and pooling are differentiable to any order.
 
-Layout is NCHW. Window matrices are (N, OH, OW, C, KH, KW): the last three axes are one
-flattened window, matching a conv weight (O, C, KH, KW) reshaped to (O, C*KH*KW).
+Layout is NCHW at the interface. Window matrices are channels-last, (N, OH, OW, KH, KW, C):
+the last three axes are one flattened window, matching a conv weight (O, C, KH, KW) permuted to
+(O, KH, KW, C). Channels-last is what makes im2col fast: each of the KH*KW slice copies moves
+runs of C contiguous numbers (with channels first, every element lands on its own cache line;
+measured 6x slower for a 5x5 kernel). The NCHW results are views of channels-last memory, and
+pooling reads them channels-last too, so no layout copy is made between layers.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from refimpl.backend import get_namespace
 from refimpl.tracer import primitive
 
-from .linalg import matmul
+from .linalg import linear, matmul
 from .reductions import max as reduce_max
 from .shape import matrix_transpose, permute_dims, reshape
 
@@ -41,21 +45,23 @@ def _windows(shape, kernel_size, stride, padding):
 
 @primitive
 def im2col(x, *, kernel_size, stride, padding):
-    """(N, C, H, W) -> windows (N, OH, OW, C, KH, KW); zero padding of ``padding`` pixels."""
+    """(N, C, H, W) -> windows (N, OH, OW, KH, KW, C); zero padding of ``padding`` pixels.
+
+    cols[n, i, j, a, b, c] = xpad[n, c, i * stride + a, j * stride + b].
+    """
     xp = get_namespace(x)
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     oh, ow = _windows(x.shape, kernel_size, stride, padding)
+    nhwc = xp.permute_dims(x, (0, 2, 3, 1))  # a view; contiguous when x came from conv2d
     if ph or pw:
-        padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-        padded[:, :, ph:ph + h, pw:pw + w] = x
-    else:
-        padded = x
-    nhwc = xp.permute_dims(padded, (0, 2, 3, 1))  # window copies then read channels last
-    cols = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, :, i, j] = nhwc[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :]
+        padded = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+        padded[:, ph:ph + h, pw:pw + w, :] = nhwc
+        nhwc = padded
+    cols = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            cols[:, :, :, a, b, :] = nhwc[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw, :]
     return cols
 
 
@@ -64,15 +70,15 @@ im2col.defvjp(lambda g, out, x, **kw: col2im(g, shape=x.shape, **kw))
 
 @primitive
 def col2im(cols, *, shape, kernel_size, stride, padding):
-    """Adjoint of :func:`im2col`: windows (N, OH, OW, C, KH, KW) summed into (N, C, H, W)."""
+    """Adjoint of :func:`im2col`: windows (N, OH, OW, KH, KW, C) summed into (N, C, H, W)."""
     xp = get_namespace(cols)
     n, c, h, w = shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     _, oh, ow = cols.shape[:3]
     padded = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += cols[..., i, j]
+    for a in range(kh):
+        for b in range(kw):
+            padded[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw, :] += cols[:, :, :, a, b, :]
     return xp.permute_dims(padded[:, ph:ph + h, pw:pw + w, :], (0, 3, 1, 2))
 
 
@@ -108,10 +114,12 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0):
         raise ValueError(f"conv2d: kernel {tuple(kernel_size)} does not fit x {tuple(x.shape)} "
                          f"with padding {padding}")
     cols = im2col(x, kernel_size=tuple(kernel_size), stride=stride, padding=padding)
-    cols = reshape(cols, shape=(n * oh * ow, -1))  # (N*OH*OW, C*KH*KW)
-    out = matmul(cols, matrix_transpose(reshape(weight, shape=(o, -1))))  # (N*OH*OW, O)
-    if bias is not None:
-        out = out + bias
+    cols = reshape(cols, shape=(n * oh * ow, -1))  # (N*OH*OW, KH*KW*C)
+    filters = reshape(permute_dims(weight, axes=(0, 2, 3, 1)), shape=(o, -1))  # (O, KH*KW*C)
+    if bias is None:
+        out = matmul(cols, matrix_transpose(filters))  # (N*OH*OW, O)
+    else:
+        out = linear(cols, matrix_transpose(filters), bias)
     return permute_dims(reshape(out, shape=(n, oh, ow, o)), axes=(0, 3, 1, 2))
 
 
@@ -126,12 +134,15 @@ def max_pool2d(x, kernel_size=2, stride=None, padding=0):
     n, c, h, w = x.shape
     (kh, kw), (sh, sw) = kernel_size, stride
     if (kh, kw) == (sh, sw) and padding == (0, 0) and h % kh == 0 and w % kw == 0:
-        # Non-overlapping windows tile the image: a reshape suffices, no copy.
-        tiles = reshape(x, shape=(n, c, h // kh, kh, w // kw, kw))
-        return reduce_max(tiles, axis=(3, 5))
-    oh, ow = _windows(x.shape, kernel_size, stride, padding)
-    cols = im2col(x, kernel_size=kernel_size, stride=stride, padding=padding)
-    pooled = reduce_max(reshape(cols, shape=(n, oh, ow, c, kh * kw)), axis=-1)  # (N, OH, OW, C)
+        # Non-overlapping windows tile the image: a reshape of the channels-last view (free
+        # when x came from conv2d), reduced over axes whose inner neighbour is C long.
+        nhwc = permute_dims(x, axes=(0, 2, 3, 1))
+        tiles = reshape(nhwc, shape=(n, h // kh, kh, w // kw, kw, c))
+        pooled = reduce_max(tiles, axis=(2, 4))  # (N, OH, OW, C)
+    else:
+        oh, ow = _windows(x.shape, kernel_size, stride, padding)
+        cols = im2col(x, kernel_size=kernel_size, stride=stride, padding=padding)
+        pooled = reduce_max(reshape(cols, shape=(n, oh, ow, kh * kw, c)), axis=3)
     return permute_dims(pooled, axes=(0, 3, 1, 2))
 
 

@@ -62,8 +62,8 @@ def _arg_extreme_vjp(g, out, x, *, axis=None, keepdims=False):
     xr = getval(x)
     xp = _xp(xr)
     attained = xp.astype(xr == getval(_expand_back(out, x, axis, keepdims)), xr.dtype)
-    share = attained / xp.sum(attained, axis=axis, keepdims=True)
-    return multiply(_expand_back(g, x, axis, keepdims), share)
+    ties = xp.sum(attained, axis=axis, keepdims=True)  # reduced shape: cheap to divide by
+    return multiply(attained, _expand_back(g, x, axis, keepdims) / ties)
 
 
 @primitive

@@ -45,10 +45,11 @@ def naive_im2col(x, kernel, stride, padding):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     xpad = _pad(x, ph, pw)
     oh, ow = (xpad.shape[2] - kh) // sh + 1, (xpad.shape[3] - kw) // sw + 1
-    cols = np.zeros((x.shape[0], oh, ow, x.shape[1], kh, kw))
+    cols = np.zeros((x.shape[0], oh, ow, kh, kw, x.shape[1]))  # (N, OH, OW, KH, KW, C)
     for i in range(oh):
         for j in range(ow):
-            cols[:, i, j] = xpad[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            window = xpad[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]  # (N, C, KH, KW)
+            cols[:, i, j] = np.transpose(window, (0, 2, 3, 1))
     return cols
 
 

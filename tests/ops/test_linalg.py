@@ -35,3 +35,24 @@ def test_matmul_vjp_is_the_closed_form(xp):
     np.testing.assert_allclose(to_numpy(ga), np.sum(g_ @ np.swapaxes(b_, -1, -2), axis=0,
                                                     keepdims=True), rtol=1e-12)
     np.testing.assert_allclose(to_numpy(gb), np.swapaxes(a_, -1, -2) @ g_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("m, k, n", [(5, 4, 3), (1, 3, 2), (7, 1, 1)])
+def test_linear_equals_matmul_plus_bias(xp, m, k, n):
+    rng = np.random.default_rng(2)
+    x, w, b = rand(xp, rng, (m, k)), rand(xp, rng, (k, n)), rand(xp, rng, (n,))
+    expected = to_numpy(x) @ to_numpy(w) + to_numpy(b)
+    check_op(xp, ops.linear, (x, w, b), expected)
+    unfused = vjp(lambda x, w, b: ops.matmul(x, w) + b, x, w, b)[1]
+    fused = vjp(ops.linear, x, w, b)[1]
+    g = rand(xp, rng, (m, n))
+    for a, b_ in zip(fused(g), unfused(g)):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b_), rtol=1e-12)
+
+
+def test_linear_rejects_mismatched_shapes(xp):
+    x, w = xp.ones((2, 3)), xp.ones((3, 4))
+    with pytest.raises(ValueError, match="linear.*bias"):
+        ops.linear(x, w, xp.ones((3,)))
+    with pytest.raises(ValueError, match="matmul"):
+        ops.linear(x, xp.ones((2, 4)), xp.ones((4,)))
