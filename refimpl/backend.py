@@ -11,7 +11,6 @@ There is no global backend switch. CuPy is imported only when a CuPy array or an
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import array_api_compat
@@ -141,11 +140,15 @@ class Random:
     def normal(self, shape, *, dtype=None, loc=0.0, scale=1.0) -> Array:
         """Samples of N(loc, scale^2)."""
         dtype = dtype or default_float(self.xp)
+        if self._on_cupy:  # CuPy's Generator documents standard_normal in every version
+            return loc + scale * self._gen.standard_normal(size=shape, dtype=dtype)
         return self._wrap(self._gen.normal(loc, scale, size=shape), dtype)
 
     def uniform(self, shape, *, low=0.0, high=1.0, dtype=None) -> Array:
         """Samples of U[low, high)."""
         dtype = dtype or default_float(self.xp)
+        if self._on_cupy:
+            return low + (high - low) * self._gen.random(size=shape, dtype=dtype)
         return self._wrap(self._gen.uniform(low, high, size=shape), dtype)
 
     def integers(self, low: int, high: int, shape) -> Array:
@@ -172,8 +175,3 @@ class Random:
 def make_rng(seed: int | None, xp: Any = None) -> Random:
     """A :class:`Random` drawing in ``xp`` (NumPy when omitted)."""
     return Random(seed, xp if xp is not None else namespace_by_name("numpy"))
-
-
-def loaded_modules() -> set[str]:
-    """Top-level names of the modules imported so far (used to test import hygiene)."""
-    return {name.partition(".")[0] for name in sys.modules}
