@@ -1,0 +1,118 @@
+"""Models: a named stack of layers, split into a representation part and a classifier part.
+
+``Sequential`` names its layers by kind and position ("conv1", "relu1", "dense3", ...) and keeps
+one flat parameter dict ``{"conv1.weight": ..., "conv1.bias": ...}``. ``Model`` joins two of
+them, logits = classifier(representation(x)); learning with a strong adversary at the
+representation layer (LWA_Rep) perturbs h = representation(x) instead of x, so both halves are
+callable on their own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from refimpl.backend import default_float
+from refimpl.nn.layers import Layer
+
+__all__ = ["Sequential", "Model", "count_parameters"]
+
+Array = Any
+
+
+class Sequential:
+    """Layers applied in order, with their parameters in one flat dict.
+
+    Args:
+        layers: the layers, first to last.
+        start: numbering offset per kind, so that two stacks of one model get distinct names.
+    """
+
+    def __init__(self, layers: Sequence[Layer], *, start: dict | None = None):
+        self.layers = list(layers)
+        counts = dict(start or {})
+        self.names = []
+        for layer in self.layers:
+            counts[layer.kind] = counts.get(layer.kind, 0) + 1
+            self.names.append(f"{layer.kind}{counts[layer.kind]}")
+        self.counts = counts
+
+    def init(self, rng, in_shape, dtype) -> tuple[dict, tuple]:
+        """Fresh parameters ``{"<layer>.<param>": array}`` and the output shape (no batch axis)."""
+        params, shape = {}, tuple(in_shape)
+        for name, layer in zip(self.names, self.layers):
+            local, shape = layer.init(rng, shape, dtype)
+            params.update({f"{name}.{key}": value for key, value in local.items()})
+        return params, shape
+
+    def apply(self, params: dict, x: Array, *, train: bool = False, rng=None) -> Array:
+        """Run every layer; ``train`` turns dropout (and any training-only noise) on."""
+        for name, layer in zip(self.names, self.layers):
+            prefix = name + "."
+            local = {key[len(prefix):]: value for key, value in params.items()
+                     if key.startswith(prefix)} if _has_params(layer) else {}
+            x = layer.apply(local, x, train=train, rng=rng)
+        return x
+
+    def __repr__(self) -> str:
+        return "\n".join(f"  {name}: {layer!r}" for name, layer in zip(self.names, self.layers))
+
+
+def _has_params(layer: Layer) -> bool:
+    return type(layer).init is not Layer.init
+
+
+class Model:
+    """logits = classifier(representation(x)), with one flat parameter dict for both.
+
+    Args:
+        name: the builder name (saved in checkpoints so a model can be rebuilt).
+        input_shape: the per-example input shape, (D,) or (C, H, W).
+        representation: lower layers, x (N, ...) -> h (N, ...).
+        classifier: upper layers, h -> logits (N, num_classes).
+        config: the builder's keyword arguments (saved with checkpoints).
+    """
+
+    def __init__(self, name: str, input_shape, representation: Sequence[Layer],
+                 classifier: Sequence[Layer], *, config: dict | None = None):
+        self.name = name
+        self.input_shape = tuple(input_shape)
+        self.representation = Sequential(representation)
+        self.classifier = Sequential(classifier, start=self.representation.counts)
+        self.config = dict(config or {})
+
+    def init(self, rng, dtype=None) -> dict:
+        """Fresh parameters, drawn by ``rng`` (a :class:`refimpl.backend.Random`) in its namespace."""
+        dtype = dtype or default_float(rng.xp)
+        params, h_shape = self.representation.init(rng, self.input_shape, dtype)
+        more, out_shape = self.classifier.init(rng, h_shape, dtype)
+        self.representation_shape, self.output_shape = h_shape, out_shape
+        return {**params, **more}
+
+    def represent(self, params: dict, x: Array, *, train: bool = False, rng=None) -> Array:
+        """h = representation(x)."""
+        return self.representation.apply(params, x, train=train, rng=rng)
+
+    def classify(self, params: dict, h: Array, *, train: bool = False, rng=None) -> Array:
+        """logits = classifier(h)."""
+        return self.classifier.apply(params, h, train=train, rng=rng)
+
+    def apply(self, params: dict, x: Array, *, train: bool = False, rng=None) -> Array:
+        """logits (N, num_classes) of x (N, *input_shape)."""
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"{self.name}: expected inputs (N, {', '.join(map(str, self.input_shape))}), "
+                             f"got {tuple(x.shape)}")
+        return self.classify(params, self.represent(params, x, train=train, rng=rng),
+                             train=train, rng=rng)
+
+    def __call__(self, params, x, **kwargs):
+        return self.apply(params, x, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"Model {self.name!r}, input {self.input_shape}\n representation:\n"
+                f"{self.representation!r}\n classifier:\n{self.classifier!r}")
+
+
+def count_parameters(params: dict) -> int:
+    """Total number of scalars in a parameter dict."""
+    return sum(math.prod(v.shape) for v in params.values())

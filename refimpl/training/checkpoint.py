@@ -1,0 +1,94 @@
+"""Atomic checkpoints: parameters, optimizer state and run metadata in one ``.npz`` file.
+
+Layout of the archive (every entry a plain array, loaded with ``allow_pickle=False``):
+
+- ``param/<key>``: each model parameter, e.g. ``param/dense1.weight``;
+- ``opt/<slot>/<key>``: each optimizer buffer, e.g. ``opt/velocity/dense1.weight``;
+- ``meta``: a 0-d string array holding JSON (model name and shape, data set, optimizer
+  settings, seed, epochs done, step counter, the metrics history, refimpl's version).
+
+A checkpoint is written to a temporary file in the same folder, flushed to disk and renamed
+over the target (``os.replace`` is atomic on POSIX and Windows), so an interrupted save leaves
+the previous checkpoint intact and never a half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refimpl.backend import to_numpy
+
+__all__ = ["save_checkpoint", "load_checkpoint", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> Path:
+    """Write ``params``, ``opt_state`` and ``meta`` (JSON-serialisable) atomically to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
+    opt_state = opt_state or {"step": 0, "slots": {}}
+    for slot, values in opt_state["slots"].items():
+        arrays.update({f"opt/{slot}/{k}": to_numpy(v) for k, v in values.items()})
+    meta = {**meta, "format": FORMAT_VERSION, "opt_step": int(opt_state["step"])}
+    arrays["meta"] = np.asarray(json.dumps(meta))
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`: ``(params, opt_state, meta)``.
+
+    Arrays come back in ``xp`` (NumPy when omitted). Pickled objects are refused.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: naming the file when it is truncated, corrupt or not a refimpl checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint: no file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            entries = {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise ValueError(f"checkpoint {path}: cannot be read as a refimpl checkpoint (truncated "
+                         f"or corrupt file?): {err}") from err
+    if "meta" not in entries:
+        raise ValueError(f"checkpoint {path}: no 'meta' entry; not a refimpl checkpoint")
+    try:
+        meta = json.loads(str(entries.pop("meta")))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"checkpoint {path}: its metadata is not valid JSON: {err}") from err
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"checkpoint {path}: format {meta.get('format')!r}, expected "
+                         f"{FORMAT_VERSION}")
+    convert = (lambda a: a) if xp is None else xp.asarray
+    params, slots = {}, {}
+    for name, value in entries.items():
+        kind, _, rest = name.partition("/")
+        if kind == "param":
+            params[rest] = convert(value)
+        elif kind == "opt":
+            slot, _, key = rest.partition("/")
+            slots.setdefault(slot, {})[key] = convert(value)
+        else:
+            raise ValueError(f"checkpoint {path}: unexpected entry {name!r}")
+    return params, {"step": meta["opt_step"], "slots": slots}, meta
