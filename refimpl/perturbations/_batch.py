@@ -1,0 +1,95 @@
+"""Per-example helpers shared by the closed forms: flattening, radius checks, safe scaling.
+
+Every perturbation is batched over axis 0 and measured over all the other axes, so the closed
+forms work on a flat (N, D) view and reshape back at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from refimpl.backend import get_namespace
+
+Array = Any
+
+__all__ = ["flat", "per_example", "check_radius", "check_finite", "safe_divide", "count_true",
+           "l2_norm", "to_l2"]
+
+
+def flat(x: Array) -> Array:
+    """(N, ...) -> (N, D) in C order (a view where the backend allows)."""
+    xp = get_namespace(x)
+    if x.ndim < 1:
+        raise ValueError("expected a batch with a leading axis, got a 0-d array")
+    return xp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+
+
+def per_example(values: Array, ndim: int) -> Array:
+    """(N,) -> (N, 1, ..., 1) with ``ndim`` axes, to scale each example of a batch."""
+    xp = get_namespace(values)
+    return xp.reshape(values, (values.shape[0],) + (1,) * (ndim - 1))
+
+
+def check_finite(x: Array, name: str) -> None:
+    """Raise a ValueError naming ``name`` if ``x`` holds NaN or inf."""
+    xp = get_namespace(x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name}: expected a floating array (float32 or float64), got dtype "
+                        f"{x.dtype}")
+    if x.ndim < 1:
+        raise ValueError(f"{name}: expected a batch (N, ...) with the batch axis first, got a "
+                         f"0-d array")
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf (a diverged model or "
+                         f"loss?)")
+
+
+def check_radius(radius: Any, like: Array, name: str = "radius") -> Array:
+    """``radius`` (a number or an (N,) array) as an (N,) array of the dtype of ``like``.
+
+    Raises:
+        ValueError: naming ``name`` for a negative, NaN or infinite radius, or a wrong shape.
+    """
+    xp = get_namespace(like)
+    n = like.shape[0]
+    if isinstance(radius, (int, float)) and not isinstance(radius, bool):
+        if not (math.isfinite(radius) and radius >= 0):
+            raise ValueError(f"{name}: expected a finite number >= 0, got {radius}")
+        return xp.full((n,), radius, dtype=like.dtype)
+    r = xp.asarray(radius, dtype=like.dtype)
+    if r.ndim == 0:
+        r = xp.broadcast_to(r, (n,))
+    if tuple(r.shape) != (n,):
+        raise ValueError(f"{name}: expected a number or an array of shape ({n},) (one per "
+                         f"example), got shape {tuple(r.shape)}")
+    if not bool(xp.all(xp.isfinite(r) & (r >= 0))):
+        raise ValueError(f"{name}: expected finite values >= 0, got a negative, NaN or inf entry")
+    return r
+
+
+def safe_divide(num: Array, den: Array) -> Array:
+    """num / den where den != 0, else 0 (the zero-gradient convention: no NaN)."""
+    xp = get_namespace(num, den)
+    nonzero = den != 0
+    return xp.where(nonzero, num / xp.where(nonzero, den, 1.0), 0.0)
+
+
+def count_true(mask: Array) -> int:
+    """The number of True entries of a boolean array, as a Python int."""
+    xp = get_namespace(mask)
+    return int(xp.sum(xp.astype(mask, xp.int64)))
+
+
+def l2_norm(x: Array) -> Array:
+    """Per-example l2 norm (N,), scaled by the largest entry so that it never overflows."""
+    xp = get_namespace(x)
+    a = xp.abs(flat(x))
+    top = xp.max(a, axis=1)
+    s = safe_divide(a, top[:, None])
+    return top * xp.sqrt(xp.sum(s * s, axis=1))
+
+
+def to_l2(delta: Array, radius: Array) -> Array:
+    """``delta`` rescaled so that each example has l2 norm ``radius`` (N,); zeros stay zero."""
+    return delta * per_example(safe_divide(radius, l2_norm(delta)), delta.ndim)

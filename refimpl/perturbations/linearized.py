@@ -1,0 +1,100 @@
+"""The linearized minimal perturbation of paper 004 (Props. 3-4, Algorithm 1; Adv_Alpha).
+
+Linearise the scores s(x + r) ~ s(x) + T r around x, T = d s / dx (softmax probabilities
+alpha, or logits). For each class j != y, the smallest r (in lp norm) with
+
+    s_y + <T_y, r>  <=  s_j + <T_j, r>
+
+has norm  (s_y - s_j) / ||T_j - T_y||_q  (1/p + 1/q = 1) and direction the dual maximiser of
+T_j - T_y (the unit-lp vector u with <T_j - T_y, u> = ||T_j - T_y||_q: (T_j - T_y)/||.||_2 for
+p = 2, sign(T_j - T_y) for p = inf, the largest coordinate for p = 1). The minimal perturbation
+that changes the linearised prediction takes the class I of smallest norm (Prop. 4; the
+paper's "<=" in eq. 1 and its loop over every class j = 1..d are typos: j = y is excluded).
+
+For an exactly linear model with scores = logits the linearisation is exact, so x + r lies on
+the decision boundary between y and I.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from refimpl.backend import get_namespace
+
+from . import lp
+from ._batch import check_finite
+
+Array = Any
+
+__all__ = ["MinimalPerturbation", "minimal_perturbation"]
+
+
+class MinimalPerturbation(NamedTuple):
+    """The result of :func:`minimal_perturbation`, one entry per example.
+
+    Attributes:
+        r: (N, ...) the minimal perturbation, norm * direction (zero where ``norm`` <= 0, i.e.
+            the linearised prediction is already not y, or where ``norm`` is inf).
+        label: (N,) int, the class I the perturbation moves to.
+        norm: (N,) the lp norm (s_y - s_I) / ||T_I - T_y||_q; <= 0 when some class already
+            scores at least s_y, inf when every T_j - T_y is exactly zero (no direction helps).
+        direction: (N, ...) the unit-lp dual maximiser of T_I - T_y (zero when it is zero), the
+            direction an attack rescales to its radius.
+    """
+
+    r: Array
+    label: Array
+    norm: Array
+    direction: Array
+
+
+def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
+                         *, overshoot: float = 0.0) -> MinimalPerturbation:
+    """Algorithm 1 of paper 004, batched.
+
+    Args:
+        jac: (N, K, ...) Jacobian of the scores with respect to the input,
+            jac[n, j] = d scores[n, j] / d x[n].
+        scores: (N, K) probabilities (Adv_Alpha) or logits at x.
+        y: (N,) integer true labels.
+        p: the norm in which the perturbation is minimal, in [1, inf].
+        overshoot: r is multiplied by 1 + overshoot, to land just past the boundary.
+
+    Returns:
+        :class:`MinimalPerturbation` ``(r, label, norm, direction)``.
+    """
+    xp = get_namespace(jac, scores)
+    p = lp.check_p(p)
+    q = lp.dual_exponent(p)
+    if jac.ndim < 3 or scores.ndim != 2 or tuple(jac.shape[:2]) != tuple(scores.shape):
+        raise ValueError(f"jac, scores: expected jac (N, K, ...) and scores (N, K), got "
+                         f"{tuple(jac.shape)} and {tuple(scores.shape)}")
+    n, k = scores.shape
+    if tuple(y.shape) != (n,):
+        raise ValueError(f"y: expected integer labels of shape ({n},), got {tuple(y.shape)}")
+    check_finite(jac, "jac")
+    check_finite(scores, "scores")
+    d = math.prod(jac.shape[2:])
+    t = xp.reshape(jac, (n, k, d))
+    is_y = xp.arange(k)[None, :] == xp.astype(y, xp.int64)[:, None]  # (N, K)
+    t_y = xp.sum(xp.where(is_y[:, :, None], t, 0.0), axis=1)  # (N, D)
+    diff = t - t_y[:, None, :]  # (N, K, D): T_j - T_y
+    s_y = xp.sum(xp.where(is_y, scores, 0.0), axis=1, keepdims=True)
+    gap = s_y - scores  # (N, K): s_y - s_j
+    dual = xp.reshape(lp.norm(xp.reshape(diff, (n * k, d)), q), (n, k))
+    usable = ~is_y & (dual > 0)
+    candidate = xp.where(usable, gap / xp.where(usable, dual, 1.0), math.inf)
+    label = xp.argmin(candidate, axis=1)  # ties: the first class
+    norm = xp.min(candidate, axis=1)
+    chosen = xp.arange(k)[None, :] == label[:, None]
+    diff_chosen = xp.sum(xp.where(chosen[:, :, None], diff, 0.0), axis=1)  # (N, D)
+    direction = lp.steepest_ascent(diff_chosen, 1.0, p)  # unit lp norm, <., diff> = ||diff||_q
+    step = xp.where((norm > 0) & (norm < math.inf), norm * (1 + overshoot), 0.0)
+    shape = (n,) + tuple(jac.shape[2:])
+    return MinimalPerturbation(
+        r=xp.reshape(direction * step[:, None], shape),
+        label=label,
+        norm=norm,
+        direction=xp.reshape(direction, shape),
+    )

@@ -1,0 +1,162 @@
+"""The lp family: norms, dual norms, steepest ascent and projection, batched over axis 0.
+
+Steepest ascent solves, for each example n with gradient g = grad[n],
+
+    maximise <g, delta>  subject to  ||delta||_p <= radius,
+
+whose optimal value is radius * ||g||_q with 1/p + 1/q = 1 (Hoelder). The maximiser is
+
+    delta = radius * sign(g) * (|g| / ||g||_q) ** (q - 1)          for 1 < p < inf,
+    delta = radius * sign(g)                                       for p = inf (FGSM),
+    delta = radius * g / ||g||_2                                   for p = 2,
+    delta = radius * sign(g_i) e_i,  i the first argmax of |g|     for p = 1 (single pixel).
+
+(Dividing by ||g||_1 for p = 1, as some libraries once did, is not the steepest step.) Papers:
+003 eq. 3 and appendix A, 001 sec. 4.1, 000 eq. 9-10.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from refimpl.backend import get_namespace
+
+from ._batch import check_finite, check_radius, flat, per_example, safe_divide
+
+Array = Any
+
+__all__ = ["norm", "dual_norm", "dual_exponent", "steepest_ascent", "project", "check_p"]
+
+
+def check_p(p: Any, name: str = "p") -> float:
+    """``p`` as a float in [1, inf]; a ValueError naming ``name`` otherwise."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p) or p < 1:
+        raise ValueError(f"{name}: expected a norm exponent in [1, inf] (math.inf allowed), "
+                         f"got {p!r}")
+    return float(p)
+
+
+def dual_exponent(p: float) -> float:
+    """q with 1/p + 1/q = 1: 1 <-> inf, 2 <-> 2, otherwise p / (p - 1)."""
+    p = check_p(p)
+    if p == 1:
+        return math.inf
+    if p == math.inf:
+        return 1.0
+    return p / (p - 1)
+
+
+def _norm_of_flat(a: Array, p: float) -> Array:
+    """||row||_p of a non-negative (N, D) array, scaled by the row max so nothing overflows."""
+    xp = get_namespace(a)
+    top = xp.max(a, axis=1)
+    if p == math.inf:
+        return top
+    if p == 1:
+        return xp.sum(a, axis=1)
+    s = safe_divide(a, top[:, None])  # entries in [0, 1], the largest exactly 1
+    if p == 2:
+        return top * xp.sqrt(xp.sum(s * s, axis=1))
+    return top * xp.sum(s ** p, axis=1) ** (1 / p)
+
+
+def norm(x: Array, p: float) -> Array:
+    """Per-example lp norm over all non-batch axes: (N, ...) -> (N,).
+
+    Stable for any p in [1, inf]: each row is divided by its largest magnitude first, so
+    p = 1e6 neither overflows nor underflows to 0.
+    """
+    xp = get_namespace(x)
+    p = check_p(p)
+    return _norm_of_flat(xp.abs(flat(x)), p)
+
+
+def dual_norm(g: Array, p: float) -> Array:
+    """||g||_q with 1/p + 1/q = 1: the optimal value of steepest ascent per unit radius."""
+    return norm(g, dual_exponent(p))
+
+
+def steepest_ascent(grad: Array, radius: Any, p: float) -> Array:
+    """The delta of lp norm <= radius that maximises <grad, delta>, per example.
+
+    Args:
+        grad: (N, ...) gradient batch (finite floats).
+        radius: a number >= 0 or an (N,) array of them.
+        p: the norm exponent in [1, inf].
+
+    Returns:
+        delta (N, ...), the dtype of ``grad``, with ||delta||_p = radius and
+        <grad, delta> = radius * ||grad||_q for every example whose gradient is not zero;
+        zero where the gradient is exactly zero (sign(0) = 0).
+
+    Raises:
+        ValueError: naming ``p``, ``radius`` or ``grad`` when p < 1, a radius is negative, or
+            the gradient holds NaN or inf.
+    """
+    xp = get_namespace(grad)
+    p = check_p(p)
+    check_finite(grad, "grad")
+    r = per_example(check_radius(radius, grad), grad.ndim)
+    if p == math.inf:
+        return r * xp.sign(grad)
+    g = flat(grad)
+    a = xp.abs(g)
+    top = xp.max(a, axis=1, keepdims=True)
+    if p == 1:  # the whole radius on the first coordinate of largest |g|
+        first = xp.argmax(a, axis=1)
+        one_hot = xp.arange(g.shape[1])[None, :] == first[:, None]
+        direction = xp.where(one_hot, xp.sign(g), 0.0)
+    else:
+        s = safe_divide(a, top)  # (N, D) in [0, 1]: scaling leaves the closed form unchanged
+        q = dual_exponent(p)
+        t = safe_divide(s, _norm_of_flat(s, q)[:, None])  # |g| / ||g||_q, each entry <= 1
+        direction = xp.sign(g) * (t if p == 2 else t ** (q - 1))
+    return r * xp.reshape(direction, grad.shape)
+
+
+def project(delta: Array, radius: Any, p: float) -> Array:
+    """The closest point (in l2) to each example of ``delta`` in the lp ball of ``radius``.
+
+    p = inf clips each entry to [-radius, radius]; p = 2 rescales to norm ``radius`` when
+    outside; p = 1 soft-thresholds |delta| by the theta that makes the l1 norm ``radius``,
+    found by sorting (Duchi et al. 2008). Points inside the ball are returned unchanged.
+
+    Args:
+        delta: (N, ...) perturbations; radius: a number >= 0 or (N,); p: 1, 2 or inf.
+
+    Returns:
+        (N, ...) the projection, same dtype as ``delta``.
+    """
+    xp = get_namespace(delta)
+    p = check_p(p)
+    check_finite(delta, "delta")
+    r = check_radius(radius, delta)
+    if p == math.inf:
+        bound = per_example(r, delta.ndim)
+        return xp.minimum(xp.maximum(delta, -bound), bound)
+    if p == 2:
+        length = norm(delta, 2)
+        shrink = xp.where(length > r, safe_divide(r, length), 1.0)
+        return delta * per_example(shrink, delta.ndim)
+    if p != 1:
+        raise ValueError(f"p: project supports p in {{1, 2, inf}}, got {p}")
+    return xp.reshape(_project_l1(flat(delta), r), delta.shape)
+
+
+def _project_l1(v: Array, r: Array) -> Array:
+    """Duchi et al.: w = sign(v) max(|v| - theta, 0), ||w||_1 = r, for rows outside the ball."""
+    xp = get_namespace(v)
+    a = xp.abs(v)
+    u = xp.flip(xp.sort(a, axis=1), axis=1)  # (N, D), decreasing
+    cumulative = xp.cumulative_sum(u, axis=1)
+    j = xp.arange(1, v.shape[1] + 1, dtype=v.dtype)[None, :]
+    # u_j > (sum_{i<=j} u_i - r) / j holds exactly for j = 1..rho (a prefix).
+    active = u * j > cumulative - r[:, None]
+    rho = xp.sum(xp.astype(active, v.dtype), axis=1, keepdims=True)  # (N, 1), >= 1 when r > 0
+    at_rho = j == rho
+    theta = safe_divide(xp.sum(xp.where(at_rho, cumulative, 0.0), axis=1, keepdims=True)
+                        - r[:, None], rho)
+    inside = (xp.sum(a, axis=1) <= r)[:, None]
+    projected = xp.sign(v) * xp.maximum(a - theta, 0.0)
+    return xp.where(inside, v, xp.where(r[:, None] > 0, projected, 0.0))
