@@ -1,106 +1,21 @@
-"""The ``refimpl`` command.
+"""The ``refimpl`` command: argument parsing only; the work is in :mod:`refimpl.commands`.
 
 Sub-commands:
-    gradcheck   check the autodiff on an MLP and a CNN loss against finite differences,
-                first and second order (double backprop), and print the comparison.
+    gradcheck   check the autodiff against finite differences (orders 1 and 2).
+    train       train a named model on a named data set; checkpoint, metrics JSON, curves PNG.
+    evaluate    score a saved checkpoint on its test set.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
+from pathlib import Path
 
-from refimpl import ops
-from refimpl.autodiff import grad
-from refimpl.autodiff.check import directional_derivatives
-from refimpl.backend import make_rng, namespace_by_name
+BACKENDS = ["numpy", "cupy"]
 
 
-def _mlp_problem(rng, xp):
-    """An MLP 64-32-16-10 (tanh) with its mean cross-entropy, on random digits-sized inputs."""
-    sizes = [64, 32, 16, 10]
-    params = {}
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        params[f"dense{i}.weight"] = rng.normal((n_in, n_out), dtype=xp.float64, scale=n_in ** -0.5)
-        params[f"dense{i}.bias"] = rng.normal((n_out,), dtype=xp.float64, scale=0.1)
-    x = rng.uniform((8, 64), dtype=xp.float64)
-    y = rng.integers(0, 10, (8,))
-
-    def loss(params, x):
-        h = x
-        for i in range(1, len(sizes)):
-            h = ops.matmul(h, params[f"dense{i}.weight"]) + params[f"dense{i}.bias"]
-            h = ops.tanh(h) if i < len(sizes) - 1 else h
-        return ops.mean(ops.softmax_cross_entropy(h, y))
-    return loss, params, x
-
-
-def _cnn_problem(rng, xp):
-    """conv 3x3 (1->4, padding 1), ReLU, max-pool 2, conv 3x3 (4->6), dense 6*2*2->10."""
-    params = {
-        "conv1.weight": rng.normal((4, 1, 3, 3), dtype=xp.float64, scale=1 / 3),
-        "conv1.bias": rng.normal((4,), dtype=xp.float64, scale=0.1),
-        "conv2.weight": rng.normal((6, 4, 3, 3), dtype=xp.float64, scale=1 / 6),
-        "conv2.bias": rng.normal((6,), dtype=xp.float64, scale=0.1),
-        "dense.weight": rng.normal((24, 10), dtype=xp.float64, scale=0.2),
-        "dense.bias": rng.normal((10,), dtype=xp.float64, scale=0.1),
-    }
-    x = rng.uniform((3, 1, 8, 8), dtype=xp.float64)
-    y = rng.integers(0, 10, (3,))
-
-    def loss(params, x):
-        h = ops.relu(ops.conv2d(x, params["conv1.weight"], params["conv1.bias"], padding=1))
-        h = ops.max_pool2d(h, 2)
-        h = ops.tanh(ops.conv2d(h, params["conv2.weight"], params["conv2.bias"]))
-        logits = ops.matmul(ops.flatten(h), params["dense.weight"]) + params["dense.bias"]
-        return ops.mean(ops.softmax_cross_entropy(logits, y))
-    return loss, params, x
-
-
-def gradcheck(args) -> int:
-    """Print reverse mode against central differences; exit status 1 if any check fails."""
-    xp = namespace_by_name(args.backend)
-    rng = make_rng(args.seed, xp)
-    rows = []
-    for name, make in (("MLP", _mlp_problem), ("CNN", _cnn_problem)):
-        loss, params, x = make(rng, xp)
-        checks = [
-            (f"{name} loss, d/d params", lambda p, loss=loss, x=x: loss(p, x), params),
-            (f"{name} loss, d/d input", lambda z, loss=loss, p=params: loss(p, z), x),
-            (f"{name} ||d loss/dx||_2, d/d params",
-             lambda p, loss=loss, x=x: ops.sqrt(ops.sum(ops.square(grad(loss, 1)(p, x)))), params),
-        ]
-        for label, f, point in checks:
-            start = time.perf_counter()
-            pairs = directional_derivatives(f, (point,), order=args.order, seed=args.seed)
-            elapsed = time.perf_counter() - start
-            for order, (reverse, numeric) in enumerate(pairs, start=1):
-                error = abs(reverse - numeric) / max(abs(reverse), abs(numeric), 1e-12)
-                rows.append((label, order, reverse, numeric, error, elapsed))
-
-    print(f"refimpl gradcheck: backend {args.backend}, float64, seed {args.seed}")
-    print("reverse mode <J^T u, v> against central differences <u, J v> along random u, v\n")
-    header = f"{'check':40s} {'order':>5s} {'reverse mode':>15s} {'finite diff.':>15s} {'rel. error':>10s}"
-    print(header)
-    print("-" * len(header))
-    failed = 0
-    for label, order, reverse, numeric, error, _ in rows:
-        ok = error <= args.rtol and math.isfinite(error)
-        failed += not ok
-        print(f"{label:40s} {order:5d} {reverse:15.8g} {numeric:15.8g} {error:10.1e}"
-              f"{'' if ok else '   FAILED'}")
-    print(f"\n{len(rows) - failed} of {len(rows)} checks agree to a relative {args.rtol:g}")
-    return 1 if failed else 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="refimpl",
-        description="Adversarial perturbations and adversarial training on a from-scratch "
-                    "autodiff (NumPy or CuPy).")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _gradcheck_parser(commands):
     check = commands.add_parser(
         "gradcheck", help="check the autodiff against finite differences (orders 1 and 2)",
         description="Compare reverse-mode derivatives of an MLP and a CNN loss, and of the "
@@ -110,16 +25,106 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--order", type=int, default=2, help="highest derivative order (default 2)")
     check.add_argument("--seed", type=int, default=0, help="seed of data and directions")
     check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)")
-    check.set_defaults(run=gradcheck)
+    check.set_defaults(run=_run("gradcheck", "gradcheck"))
+
+
+def _data_arguments(parser):
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding the data set's files (default: $REFIMPL_DATA/NAME, "
+                             "$REFIMPL_DATA defaulting to ~/.cache/refimpl)")
+    parser.add_argument("--download", action="store_true",
+                        help="download missing files (checksums verified)")
+    parser.add_argument("--backend", default="numpy", choices=BACKENDS,
+                        help="array library to compute with (default: numpy)")
+
+
+def _train_parser(commands):
+    from refimpl.nn import MODELS  # noqa: PLC0415
+    from refimpl.training import METHODS  # noqa: PLC0415
+    train = commands.add_parser(
+        "train", help="train a model; writes checkpoint.npz, metrics.json, learning_curves.png",
+        description="Train one of the papers' models on a data set with a training method, "
+                    "checkpointing after every epoch (--resume continues exactly).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--model", default="mlp-400-400", choices=list(MODELS), metavar="NAME",
+                       help=f"network: {', '.join(MODELS)}")
+    train.add_argument("--dataset", default="digits",
+                       choices=["digits", "mnist", "cifar10", "stl10"])
+    train.add_argument("--method", default="normal", choices=list(METHODS),
+                       help="training method (how a batch becomes a loss)")
+    _data_arguments(train)
+    train.add_argument("--preprocess", default="none", choices=["none", "pad32-standardize"],
+                       help="input pipeline (pad32-standardize: Shaham et al.'s MNIST)")
+    train.add_argument("--subset", type=int, default=None,
+                       help="train on the first N training examples only (quick runs)")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    train.add_argument("--lr", type=float, default=0.05, help="learning rate")
+    train.add_argument("--lr-milestones", default=None, metavar="EPOCH:LR,...",
+                       help="piecewise-constant schedule, e.g. 30:0.01 (paper 004)")
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    train.add_argument("--dampening", type=float, default=0.0, help="SGD dampening (Torch)")
+    train.add_argument("--weight-decay", type=float, default=0.0,
+                       help="L2 penalty coefficient (adds weight_decay * w to the gradient)")
+    train.add_argument("--lr-decay", type=float, default=0.0,
+                       help="Torch-style decay: lr / (1 + step * lr_decay)")
+    train.add_argument("--max-norm", type=float, default=None,
+                       help="max l2 norm of each unit's incoming weights")
+    train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    train.add_argument("--seed", type=int, default=0, help="seeds init, shuffles and noise")
+    train.add_argument("--out", type=Path, default=None,
+                       help="output folder (default: runs/MODEL-DATASET-seedSEED)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint.npz if it exists")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    train.set_defaults(run=_run("train", "train"))
+
+
+def _evaluate_parser(commands):
+    evaluate = commands.add_parser(
+        "evaluate", help="score a checkpoint on its test set",
+        description="Rebuild the model saved in CHECKPOINT and report its test loss and accuracy.")
+    evaluate.add_argument("checkpoint", type=Path, help="a checkpoint.npz written by train")
+    _data_arguments(evaluate)
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the scores here")
+    evaluate.set_defaults(run=_run("train", "evaluate_checkpoint"))
+
+
+def _run(module: str, function: str):
+    """The command's body, imported only when it runs (``--help`` stays fast)."""
+    def run(args):
+        import importlib  # noqa: PLC0415
+        return getattr(importlib.import_module(f"refimpl.commands.{module}"), function)(args)
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refimpl",
+        description="Adversarial perturbations and adversarial training on a from-scratch "
+                    "autodiff (NumPy or CuPy).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _gradcheck_parser(commands)
+    _train_parser(commands)
+    _evaluate_parser(commands)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if getattr(args, "order", 1) < 1:
-        print("refimpl: --order must be >= 1", file=sys.stderr)
+        parser.error("--order must be >= 1")
+    for name in ("epochs", "batch_size", "subset"):
+        value = getattr(args, name, None)
+        if value is not None and value < (0 if name == "epochs" else 1):
+            parser.error(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'epochs' else '>= 1'}, got {value}")
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"refimpl {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return args.run(args)
 
 
 if __name__ == "__main__":
