@@ -1,5 +1,6 @@
 """The README's example code runs as written, and its two commands are the ones CI uses."""
 
+import json
 import pathlib
 import re
 import subprocess
@@ -23,3 +24,15 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) == 2, "the README gives exactly two commands"
     assert "refimpl" in commands[0]
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_main_job_reaches_its_stated_accuracy(tmp_path, capsys):
+    """The first command's job, as written after ``pip install``, trains to >= 95 % on digits."""
+    from refimpl.cli import main
+    readme = (ROOT / "README.md").read_text()
+    job = re.findall(r"```bash\n(.*?)\n```", readme, re.S)[0].split("&&")[-1].split()
+    assert job[0] == "refimpl"
+    assert main(job[1:] + ["--out", str(tmp_path), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.95, metrics["test"]
+    assert "test accuracy:" in capsys.readouterr().out
