@@ -105,7 +105,8 @@ def _bad(obj):
     (_bad({b"data": np.zeros((2, 3072), np.float32), b"labels": [1, 2]}), "uint8"),
     (_bad({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1]}), "should be 2 ints"),
     (_bad({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 10]}), "0..9"),
-])
+], ids=["truncated", "not-a-dict", "wrong-row-length", "wrong-dtype", "count-mismatch",
+        "label-10"])
 def test_corrupt_batches_name_the_file(tmp_path, data, expected):
     files, _ = cifar_files(n=2)
     files["test_batch"] = data
