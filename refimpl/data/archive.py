@@ -58,8 +58,8 @@ def _members(tar, archive, folder, names, max_bytes):
 def _check_all_found(archive, folder, names, found):
     missing = [n for n in names if n not in found]
     if missing:
-        raise ValueError(f"{archive}: expected members {', '.join(f'{folder}/{n}' for n in missing)}"
-                         " but the archive does not hold them")
+        listed = ", ".join(f"{folder}/{n}" for n in missing)
+        raise ValueError(f"{archive}: expected members {listed} but the archive does not hold them")
 
 
 def read_members(archive, folder: str, names, *, max_bytes: int) -> dict[str, bytes]:

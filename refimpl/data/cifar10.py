@@ -105,13 +105,14 @@ def parse_batch(obj, source: str) -> tuple[np.ndarray, np.ndarray]:
     data, labels = obj[b"data"], np.asarray(obj[b"labels"])
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == 3 * 32 * 32):
-        raise ValueError(f"{source}: b'data' should be a uint8 array (N, 3072), got "
-                         f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}")
+        found = f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}"
+        raise ValueError(f"{source}: b'data' should be a uint8 array (N, 3072), got {found}")
     if labels.shape != data.shape[:1] or labels.dtype.kind not in "iu":
         raise ValueError(f"{source}: b'labels' should be {data.shape[0]} ints, got "
                          f"{labels.dtype} shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{source}: labels should lie in 0..9, found {labels.min()}..{labels.max()}")
+        raise ValueError(f"{source}: labels should lie in 0..9, "
+                         f"found {labels.min()}..{labels.max()}")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)  # R, G, B planes, row-major
 
 
@@ -123,7 +124,8 @@ def _batch_bytes(root: pathlib.Path):
         if all((folder / n).is_file() for n in names):
             return {n: (folder / n).read_bytes() for n in names}, folder
     if (root / ARCHIVE).is_file():
-        return read_members(root / ARCHIVE, FOLDER, names, max_bytes=_MAX_BATCH_BYTES), root / ARCHIVE
+        archive = root / ARCHIVE
+        return read_members(archive, FOLDER, names, max_bytes=_MAX_BATCH_BYTES), archive
     return None, None
 
 

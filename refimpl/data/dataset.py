@@ -45,9 +45,9 @@ class Dataset:
                                 f"(N, C, H, W), got {type(x).__name__} {getattr(x, 'dtype', '')} "
                                 f"shape {getattr(x, 'shape', '')}")
             if not (isinstance(y, np.ndarray) and y.dtype == np.int64 and y.shape == x.shape[:1]):
+                found = f"{getattr(y, 'dtype', type(y).__name__)} shape {getattr(y, 'shape', '')}"
                 raise TypeError(f"Dataset {self.name!r}: y_{part} must be an int64 NumPy array "
-                                f"shaped ({x.shape[0]},), got {getattr(y, 'dtype', type(y).__name__)} "
-                                f"shape {getattr(y, 'shape', '')}")
+                                f"shaped ({x.shape[0]},), got {found}")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(f"Dataset {self.name!r}: training images {self.x_train.shape[1:]} and "
                              f"test images {self.x_test.shape[1:]} differ in shape")

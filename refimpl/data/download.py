@@ -139,7 +139,7 @@ def _stream(url, out, hashes, label, timeout):
 
 
 def url_for(filename: str, default_base: str, mirror: str | None = None) -> str:
-    """The URL of ``filename``: under ``mirror``, else ``$REFIMPL_MIRROR``, else ``default_base``."""
+    """The URL of ``filename`` under ``mirror``, else ``$REFIMPL_MIRROR``, else ``default_base``."""
     base = mirror or os.environ.get(MIRROR_ENV) or default_base
     return base.rstrip("/") + "/" + urllib.parse.quote(filename)
 

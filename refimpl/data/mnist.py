@@ -82,8 +82,8 @@ def read_idx(path, *, magic: int, item_shape: tuple[int, ...] = ()) -> np.ndarra
                          f"(an IDX file of unsigned bytes with {ndim} dimension(s))")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     if dims[1:] != tuple(item_shape):
-        raise ValueError(f"{path}: dimensions {dims}, expected (N, {', '.join(map(str, item_shape))})"
-                         if item_shape else f"{path}: dimensions {dims}, expected (N,)")
+        expected = "(N, " + ", ".join(map(str, item_shape)) + ")" if item_shape else "(N,)"
+        raise ValueError(f"{path}: dimensions {dims}, expected {expected}")
     expected = header + int(np.prod(dims))
     if len(data) != expected:
         raise ValueError(f"{path}: {len(data)} bytes, but its header {dims} needs {expected} "

@@ -71,7 +71,9 @@ def py2_pickle(obj, *, old_numpy_name=False):
     buf = io.BytesIO()
     Py2Pickler(buf, protocol=2).dump(obj)
     data = buf.getvalue()
-    return data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray") if old_numpy_name else data
+    if old_numpy_name:
+        return data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    return data
 
 
 def cifar_batch(images, labels, **kwargs):
@@ -140,7 +142,8 @@ def serve(folder):
     """Serve ``folder`` over HTTP on 127.0.0.1 (a free port) in a thread; yield its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"

@@ -57,7 +57,8 @@ def _replace(tmp_path, name, raw, compress=True):
 
 
 @pytest.mark.parametrize("name, raw, expected", [
-    (TRAIN_IMAGES, idx_bytes(np.zeros((12, 28, 28)), magic=LABELS_MAGIC), "magic number 0x00000801"),
+    (TRAIN_IMAGES, idx_bytes(np.zeros((12, 28, 28)), magic=LABELS_MAGIC),
+     "magic number 0x00000801"),
     (TRAIN_LABELS, idx_bytes(np.zeros((12, 28, 28))), "magic number 0x00000803"),
     (TRAIN_IMAGES, idx_bytes(np.zeros((12, 28, 28)))[:-5], "truncated"),
     (TRAIN_LABELS, idx_bytes(np.zeros(12))[:6], "truncated"),
