@@ -24,8 +24,8 @@ from refimpl.data.archive import read_members
 from refimpl.data.dataset import Dataset, data_dir
 from refimpl.data.download import fetch_missing
 
-__all__ = ["load_cifar10", "RestrictedUnpickler", "restricted_loads", "parse_batch",
-           "ARCHIVE", "ARCHIVE_MD5", "BASE_URL", "CLASSES"]
+__all__ = ["load_cifar10", "RestrictedUnpickler", "RefusedGlobal", "restricted_loads",
+           "parse_batch", "ARCHIVE", "ARCHIVE_MD5", "BASE_URL", "CLASSES"]
 
 BASE_URL = "https://www.cs.toronto.edu/~kriz/"
 ARCHIVE = "cifar-10-python.tar.gz"

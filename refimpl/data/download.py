@@ -12,6 +12,7 @@ it at a local HTTP server; this workplace has no internet).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import pathlib
 import sys
@@ -123,18 +124,20 @@ def _stream(url, out, hashes, label, timeout):
         reason = getattr(err, "reason", err)
         raise DownloadError(f"could not reach {url}: {reason} (no internet? use a mirror with "
                             f"mirror=... or ${MIRROR_ENV}, or copy the files in by hand)") from err
-    with response:
-        length = response.headers.get("Content-Length")
-        announced = int(length) if length and length.isdigit() else None
-        received = 0
-        with tqdm(total=announced, unit="B", unit_scale=True, desc=label,
-                  disable=not sys.stderr.isatty()) as bar:
+    length = response.headers.get("Content-Length")
+    announced = int(length) if length and length.isdigit() else None
+    received = 0
+    try:
+        with response, tqdm(total=announced, unit="B", unit_scale=True, desc=label,
+                            disable=not sys.stderr.isatty()) as bar:
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
                 for h in hashes.values():
                     h.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
+    except (OSError, http.client.HTTPException) as err:  # cut off or timed out (or disk full)
+        raise DownloadError(f"download of {url} failed after {received} bytes: {err}") from err
     return received, announced
 
 

@@ -137,10 +137,26 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class CutShortHandler(http.server.BaseHTTPRequestHandler):
+    """Announces 1000 bytes, sends 10, and closes the connection."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b"0123456789")
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
 @contextlib.contextmanager
-def serve(folder):
-    """Serve ``folder`` over HTTP on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve(folder=None, handler=None):
+    """Serve ``folder`` over HTTP on 127.0.0.1 (a free port) in a thread; yield its base URL.
+
+    ``handler`` replaces the file server by another request handler class."""
+    handler = handler or functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                               daemon=True)

@@ -6,7 +6,8 @@ import socket
 
 import numpy as np
 import pytest
-from data_writers import REAL_MNIST, cifar_files, serve, stl_files, write_mnist, write_tar_gz
+from data_writers import (REAL_MNIST, CutShortHandler, cifar_files, serve, stl_files, write_mnist,
+                          write_tar_gz)
 
 from refimpl.data import cifar10, load, mnist, stl10
 from refimpl.data.download import DownloadError, fetch, url_for, verify
@@ -56,6 +57,14 @@ def test_http_404_is_a_download_error_naming_the_url(site, tmp_path):
     assert base + "missing.bin" in str(err.value)
     assert isinstance(err.value, OSError)
     assert list(dest.parent.iterdir()) == []
+
+
+def test_a_transfer_cut_short_is_a_download_error_and_leaves_nothing(tmp_path):
+    with serve(handler=CutShortHandler) as base:
+        with pytest.raises(DownloadError, match="failed after|cut short") as err:
+            fetch(base + "file", tmp_path / "out" / "file")
+    assert base + "file" in str(err.value)
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_unreachable_server_suggests_a_mirror(tmp_path):

@@ -1,7 +1,10 @@
 """``load`` dispatch, ``data_dir``, and the checks of the :class:`Dataset` container."""
 
 import dataclasses
+import json
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -66,9 +69,6 @@ def test_public_api_is_exported():
 
 
 def test_importing_refimpl_data_stays_light():
-    import json  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
     code = ("import json, sys, refimpl.data; "
             "print(json.dumps(sorted({m.partition('.')[0] for m in sys.modules})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
