@@ -14,7 +14,7 @@ from refimpl.backend import get_namespace
 Array = Any
 
 __all__ = ["flat", "per_example", "check_radius", "check_finite", "safe_divide", "count_true",
-           "l2_norm", "to_l2"]
+           "l2_norm", "unit_l2", "to_l2"]
 
 
 def flat(x: Array) -> Array:
@@ -90,6 +90,19 @@ def l2_norm(x: Array) -> Array:
     return top * xp.sqrt(xp.sum(s * s, axis=1))
 
 
+def unit_l2(x: Array) -> Array:
+    """Each example of ``x`` divided by its l2 norm (zeros stay zero); flat (N, D).
+
+    The row is divided by its largest magnitude first, so that a tiny norm (1e-308) cannot
+    overflow the quotient.
+    """
+    xp = get_namespace(x)
+    g = flat(x)
+    s = safe_divide(g, xp.max(xp.abs(g), axis=1, keepdims=True))  # entries in [-1, 1]
+    return safe_divide(s, xp.sqrt(xp.sum(s * s, axis=1, keepdims=True)))
+
+
 def to_l2(delta: Array, radius: Array) -> Array:
     """``delta`` rescaled so that each example has l2 norm ``radius`` (N,); zeros stay zero."""
-    return delta * per_example(safe_divide(radius, l2_norm(delta)), delta.ndim)
+    xp = get_namespace(delta)
+    return xp.reshape(unit_l2(delta) * radius[:, None], delta.shape)

@@ -22,7 +22,7 @@ from typing import Any
 
 from refimpl.backend import get_namespace
 
-from ._batch import check_finite, check_radius, flat, l2_norm, per_example, safe_divide
+from ._batch import check_finite, check_radius, flat, safe_divide, unit_l2
 
 Array = Any
 
@@ -116,5 +116,4 @@ def steepest_ascent(grad: Array, radius: Any, k: Any) -> Array:
     r = check_radius(radius, grad)
     g = flat(grad)
     kept = xp.where(top_k_mask(g, k), g, 0.0)
-    scale = safe_divide(r, l2_norm(kept))
-    return xp.reshape(kept * scale[:, None], grad.shape)
+    return xp.reshape(unit_l2(kept) * r[:, None], grad.shape)

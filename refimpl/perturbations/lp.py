@@ -153,10 +153,14 @@ def _project_l1(v: Array, r: Array) -> Array:
     j = xp.arange(1, v.shape[1] + 1, dtype=v.dtype)[None, :]
     # u_j > (sum_{i<=j} u_i - r) / j holds exactly for j = 1..rho (a prefix).
     active = u * j > cumulative - r[:, None]
-    rho = xp.sum(xp.astype(active, v.dtype), axis=1, keepdims=True)  # (N, 1), >= 1 when r > 0
+    # rho >= 1 in exact arithmetic (j = 1 always holds); rounding can lose it when r << |v|.
+    rho = xp.maximum(xp.sum(xp.astype(active, v.dtype), axis=1, keepdims=True), 1.0)  # (N, 1)
     at_rho = j == rho
     theta = safe_divide(xp.sum(xp.where(at_rho, cumulative, 0.0), axis=1, keepdims=True)
                         - r[:, None], rho)
     inside = (xp.sum(a, axis=1) <= r)[:, None]
     projected = xp.sign(v) * xp.maximum(a - theta, 0.0)
+    # Rounding in the cumulative sums is relative to |v|, which may dwarf r: shrink into the ball.
+    length = xp.sum(xp.abs(projected), axis=1, keepdims=True)
+    projected = projected * xp.where(length > r[:, None], safe_divide(r[:, None], length), 1.0)
     return xp.where(inside, v, xp.where(r[:, None] > 0, projected, 0.0))
