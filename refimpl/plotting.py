@@ -12,7 +12,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["learning_curves"]
+__all__ = ["learning_curves", "accuracy_vs_magnitude"]
 
 
 def learning_curves(history: list[dict], path, *, title: str = "") -> Path:
@@ -35,6 +35,30 @@ def learning_curves(history: list[dict], path, *, title: str = "") -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def accuracy_vs_magnitude(curves: dict, path, *, title: str = "",
+                          xlabel: str = "perturbation magnitude (l2 norm)") -> Path:
+    """Accuracy (%) against perturbation magnitude, one line per attack or model.
+
+    ``curves`` maps a label to ``(magnitudes, accuracies)``, accuracies as fractions in [0, 1]
+    (as in "Learning with a strong adversary" Fig. 1 and the k-support paper's Fig. 4).
+    """
+    fig = Figure(figsize=(6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    markers = "os^vDP*X"
+    for i, (label, (magnitudes, accuracies)) in enumerate(curves.items()):
+        ax.plot(magnitudes, [100 * a for a in accuracies], marker=markers[i % len(markers)],
+                markersize=4, label=label)
+    ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
