@@ -1,0 +1,96 @@
+"""The model interface every attack shares: labels, the input gradient, the result type.
+
+A model is a callable ``logits_fn(x) -> logits (N, K)``, a closure over fixed parameters
+written with :mod:`refimpl.ops` so that it can be traced; labels ``y`` (N,) are integers.
+The loss ``loss_fn(logits, y) -> (N,)`` (softmax cross-entropy by default) is SUMMED over the
+batch before differentiating, so row n of the gradient is example n's own gradient, and only
+the input is differentiated, so the engine skips every weight-gradient product.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from refimpl import ops
+from refimpl.autodiff import grad
+from refimpl.backend import get_namespace
+from refimpl.tracer import getval
+
+from ._batch import check_finite, per_example
+
+Array = Any
+
+__all__ = ["AttackResult", "check_labels", "logits_and_input_gradient", "input_gradient",
+           "finish", "correct"]
+
+
+class AttackResult(NamedTuple):
+    """What every attack returns.
+
+    Attributes:
+        x_adv: (N, ...) the perturbed inputs, dtype of x.
+        delta: (N, ...) x_adv - x (zero for rows left alone).
+        zero_grad: how many of the rows the attack was asked to perturb had an exactly zero
+            gradient (with ``only_correct``, counted among the correctly classified rows).
+        success: (N,) bool where the attack reports success per example (L-BFGS: the target
+            label was reached), else ``None``.
+    """
+
+    x_adv: Array
+    delta: Array
+    zero_grad: int
+    success: Array | None = None
+
+
+def check_labels(y: Array, x: Array, name: str = "y") -> None:
+    """Raise a ValueError naming ``name`` unless ``y`` is an integer array of shape (N,)."""
+    xp = get_namespace(x)
+    if not hasattr(y, "shape") or tuple(y.shape) != (x.shape[0],) or not xp.isdtype(
+            y.dtype, "integral"):
+        raise ValueError(f"{name}: expected integer labels of shape ({x.shape[0]},), got "
+                         f"{getattr(y, 'dtype', type(y).__name__)} of shape "
+                         f"{tuple(getattr(y, 'shape', ()))}")
+
+
+def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
+                              loss_fn: Callable | None = None) -> tuple[Array, Array]:
+    """(logits (N, K) at x, d sum_n loss_n / d x (N, ...)) from one forward and backward pass."""
+    check_finite(x, "x")
+    check_labels(y, x)
+    loss_fn = loss_fn or ops.softmax_cross_entropy
+    seen = {}
+
+    def total_loss(z):
+        logits = logits_fn(z)
+        seen["logits"] = getval(logits)  # kept for only_correct: no second forward pass
+        return ops.sum(loss_fn(logits, y))
+
+    gradient = grad(total_loss)(x)
+    return seen["logits"], gradient
+
+
+def input_gradient(logits_fn: Callable, x: Array, y: Array,
+                   loss_fn: Callable | None = None) -> Array:
+    """The gradient of each example's loss with respect to its input, (N, ...) like x."""
+    return logits_and_input_gradient(logits_fn, x, y, loss_fn)[1]
+
+
+def finish(x: Array, delta: Array, *, perturb: Array | None = None,
+           clip: tuple[float, float] | None = None) -> tuple[Array, Array]:
+    """(x_adv, delta): rows outside ``perturb`` (N,) bool left alone, the rest clipped to the box."""
+    xp = get_namespace(x)
+    x_adv = x + delta
+    if clip is not None:
+        lo, hi = clip
+        if not lo <= hi:
+            raise ValueError(f"clip: expected a box (lo, hi) with lo <= hi, got {clip}")
+        x_adv = xp.clip(x_adv, min=lo, max=hi)
+    if perturb is not None:
+        x_adv = xp.where(per_example(perturb, x.ndim), x_adv, x)
+    return x_adv, x_adv - x
+
+
+def correct(logits: Array, y: Array) -> Array:
+    """(N,) bool: the rows whose largest logit is the label."""
+    xp = get_namespace(logits)
+    return xp.argmax(logits, axis=1) == xp.astype(y, xp.int64)

@@ -1,0 +1,172 @@
+"""One-step attacks: the linear-model margin identity, the attack contract, errors."""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_namespace
+from pert_helpers import linear_model, random_linear_problem
+
+from refimpl import ops
+from refimpl.backend import make_rng, to_numpy
+from refimpl.perturbations import attacks, k_support, lp
+
+FAMILY_ARGS = {"lp": {"p": 3.0}, "k_support": {"k": 0.5}}
+
+
+def _binary_model(xp, w, b):
+    """Two logits (-f/2, f/2) of f(x) = w.x + b: class 1 when f > 0, margin s f, s = +-1."""
+    weight = np.stack([-w / 2, w / 2], axis=1)
+    return linear_model(xp, weight, np.array([-b / 2, b / 2]))
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, math.inf])
+def test_worst_case_lowers_a_linear_margin_by_radius_times_dual_norm(xp, p):
+    rng = np.random.default_rng(0)
+    w, b = rng.normal(size=6), 0.3
+    x_np = rng.normal(size=(8, 6))
+    y_np = rng.integers(0, 2, size=8)
+    radius = 0.25
+    result = attacks.one_step(_binary_model(xp, w, b), xp.asarray(x_np), xp.asarray(y_np),
+                              family="lp", p=p, radius=radius)
+    s = 2.0 * y_np - 1.0
+    before, after = s * (x_np @ w + b), s * (to_numpy(result.x_adv) @ w + b)
+    q = lp.dual_exponent(p)
+    np.testing.assert_allclose(before - after, radius * np.linalg.norm(w, ord=q), rtol=1e-12)
+    assert result.zero_grad == 0
+
+
+@pytest.mark.parametrize("family", attacks.FAMILIES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_attack_contract(xp, family, dtype):
+    x_np, w_np, b_np = random_linear_problem(1, n=5, d=6, k=3)
+    x = xp.asarray(x_np, dtype=getattr(xp, dtype))
+    y = xp.asarray(np.array([0, 1, 2, 0, 1]))
+    logits_fn = linear_model(xp, w_np.astype(dtype), b_np.astype(dtype))
+    result = attacks.one_step(logits_fn, x, y, family=family, radius=0.5, rng=make_rng(0, xp),
+                              **FAMILY_ARGS.get(family, {}))
+    assert_namespace(result.x_adv, xp)
+    assert result.x_adv.dtype == x.dtype and tuple(result.x_adv.shape) == tuple(x.shape)
+    assert result.delta.dtype == x.dtype
+    np.testing.assert_array_equal(to_numpy(x), x_np.astype(dtype))  # x unchanged
+    np.testing.assert_allclose(to_numpy(result.x_adv) - to_numpy(x), to_numpy(result.delta),
+                               atol=1e-6)
+    assert np.any(to_numpy(result.delta) != 0)
+    l2 = attacks.one_step(logits_fn, x, y, family=family, radius=0.5, rng=make_rng(0, xp),
+                          magnitude="l2", **FAMILY_ARGS.get(family, {}))
+    np.testing.assert_allclose(to_numpy(lp.norm(l2.delta, 2)), 0.5, rtol=1e-5)
+
+
+def _relu_model(xp, w_np, b_np):
+    """logits = relu(x) W + b: rows with x <= 0 everywhere have an exactly zero gradient."""
+    w, b = xp.asarray(w_np), xp.asarray(b_np)
+    return lambda x: ops.linear(ops.relu(x), w, b)
+
+
+@pytest.mark.parametrize("family", ["linf", "l2", "l1", "k_support", "adv_alpha"])
+def test_zero_gradients_are_counted_and_left_unperturbed(xp, family):
+    x_np, w_np, b_np = random_linear_problem(2, n=6, d=4, k=3)
+    x_np[[1, 4]] = -np.abs(x_np[[1, 4]]) - 0.1  # flat loss for rows 1 and 4
+    logits_fn = _relu_model(xp, w_np, b_np)
+    x, y = xp.asarray(x_np), xp.asarray(np.array([0, 1, 2, 0, 1, 2]))
+    result = attacks.one_step(logits_fn, x, y, family=family, radius=0.3, k=2)
+    assert result.zero_grad == 2
+    delta = to_numpy(result.delta)
+    assert np.all(delta[[1, 4]] == 0) and np.all(np.isfinite(delta))
+    grad = to_numpy(attacks.input_gradient(logits_fn, x, y))
+    assert np.all(grad[[1, 4]] == 0) and np.all(np.any(grad[[0, 2, 3, 5]] != 0, axis=1))
+
+
+@pytest.mark.parametrize("family", ["linf", "l2", "adv_alpha", "urn", "gaussian"])
+def test_only_correct_leaves_misclassified_rows_unchanged(xp, family):
+    x_np, w_np, b_np = random_linear_problem(3, n=8, d=5, k=3)
+    predicted = np.argmax(x_np @ w_np + b_np, axis=1)
+    y_np = predicted.copy()
+    y_np[::2] = (predicted[::2] + 1) % 3  # even rows misclassified
+    x, y = xp.asarray(x_np), xp.asarray(y_np)
+    result = attacks.one_step(linear_model(xp, w_np, b_np), x, y, family=family, radius=0.4,
+                              only_correct=True, rng=make_rng(1, xp))
+    delta = to_numpy(result.delta)
+    np.testing.assert_array_equal(to_numpy(result.x_adv)[::2], x_np[::2])
+    assert np.all(np.any(delta[1::2] != 0, axis=1))
+
+
+def test_only_correct_counts_zero_gradients_among_correct_rows(xp):
+    x_np, w_np, b_np = random_linear_problem(4, n=4, d=3, k=2)
+    x_np[:2] = -1.0  # zero gradient in rows 0 and 1
+    logits_fn = _relu_model(xp, w_np, b_np)
+    predicted = np.argmax(np.maximum(x_np, 0) @ w_np + b_np, axis=1)
+    y_np = predicted.copy()
+    y_np[0] = 1 - predicted[0]  # row 0 misclassified: not counted
+    result = attacks.one_step(logits_fn, xp.asarray(x_np), xp.asarray(y_np), family="l2",
+                              radius=1.0, only_correct=True)
+    assert result.zero_grad == 1
+
+
+@pytest.mark.parametrize("family", ["linf", "l2", "l1", "urn", "gaussian"])
+def test_clip_keeps_the_box(xp, family):
+    x_np, w_np, b_np = random_linear_problem(5, n=6, d=5, k=3)
+    x_np = np.clip(x_np * 0.3 + 0.5, 0.0, 1.0)
+    result = attacks.one_step(linear_model(xp, w_np, b_np), xp.asarray(x_np),
+                              xp.asarray(np.zeros(6, dtype=np.int64)), family=family,
+                              radius=2.0, clip=(0.0, 1.0), rng=make_rng(2, xp))
+    x_adv = to_numpy(result.x_adv)
+    assert np.all((x_adv >= 0.0) & (x_adv <= 1.0))
+    assert np.any(x_adv != x_np)
+
+
+def test_adv_alpha_moves_along_the_minimal_direction(xp):
+    x_np, w_np, b_np = random_linear_problem(6, n=5, d=4, k=3)
+    y_np = np.argmax(x_np @ w_np + b_np, axis=1)
+    logits_fn = linear_model(xp, w_np, b_np)
+    result = attacks.one_step(logits_fn, xp.asarray(x_np), xp.asarray(y_np), family="adv_alpha",
+                              radius=100.0, scores="logits", p=math.inf)
+    np.testing.assert_allclose(to_numpy(lp.norm(result.delta, math.inf)), 100.0, rtol=1e-12)
+    flipped = np.argmax(to_numpy(result.x_adv) @ w_np + b_np, axis=1)
+    assert np.all(flipped != y_np)  # far past the (exact, linear) boundary
+
+
+def test_input_gradient_is_per_example(xp):
+    x_np, w_np, b_np = random_linear_problem(7, n=4, d=3, k=3)
+    y_np = np.array([0, 1, 2, 1])
+    grad = attacks.input_gradient(linear_model(xp, w_np, b_np), xp.asarray(x_np),
+                                  xp.asarray(y_np))
+    logits = x_np @ w_np + b_np
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    expected = (probs - np.eye(3)[y_np]) @ w_np.T  # d CE_n / d x_n, no batch mean
+    np.testing.assert_allclose(to_numpy(grad), expected, rtol=1e-12)
+
+
+def test_k_support_attack_is_k_sparse(xp):
+    x_np, w_np, b_np = random_linear_problem(8, n=3, d=8, k=3)
+    result = attacks.one_step(linear_model(xp, w_np, b_np), xp.asarray(x_np),
+                              xp.asarray(np.array([0, 1, 2])), family="k_support", k=3,
+                              radius=1.2)
+    delta = to_numpy(result.delta)
+    assert np.all(np.sum(delta != 0, axis=1) == 3)
+    np.testing.assert_allclose(to_numpy(k_support.norm(result.delta, 3)), 1.2, rtol=1e-12)
+
+
+def test_bad_inputs_name_the_argument():
+    x_np, w_np, b_np = random_linear_problem(9, n=2, d=3, k=2)
+    f = linear_model(np, w_np, b_np)
+    y = np.array([0, 1])
+    cases = [
+        (dict(family="l3", radius=1.0), "family: expected one of"),
+        (dict(family="l2", radius=1.0, magnitude="l1"), "magnitude: expected 'own' or 'l2'"),
+        (dict(family="l2", radius=-1.0), "radius: expected a finite number >= 0"),
+        (dict(family="lp", radius=1.0), "p: family 'lp' needs"),
+        (dict(family="lp", radius=1.0, p=0.5), "p: expected a norm exponent"),
+        (dict(family="k_support", radius=1.0), "k: family 'k_support' needs k"),
+        (dict(family="urn", radius=1.0), "rng: family 'urn' needs"),
+        (dict(family="adv_alpha", radius=1.0, scores="odds"), "scores: expected"),
+        (dict(family="l2", radius=1.0, clip=(1.0, 0.0)), r"clip: expected a box"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            attacks.one_step(f, x_np, y, **kwargs)
+    with pytest.raises(ValueError, match=r"y: expected integer labels of shape \(2,\)"):
+        attacks.one_step(f, x_np, np.array([0.0, 1.0]), family="l2", radius=1.0)
+    with pytest.raises(ValueError, match="x: expected finite values"):
+        attacks.input_gradient(f, np.full((2, 3), np.nan), y)
