@@ -144,6 +144,29 @@ def test_params_passed_in_are_not_mutated(xp):
     assert_params_equal(params, before)
 
 
+def test_each_epoch_visits_every_example_once_in_a_new_order():
+    """Shuffles: every example once per epoch (last batch smaller), a fresh order each epoch,
+    and fresh training noise (the rng handed to the method) each epoch."""
+    seen, noise = [], []
+
+    def recording(model, params, x, y, *, rng=None):
+        seen.append(to_numpy(x)[:, 0, 0, 0].astype(int).tolist())
+        noise.append(to_numpy(rng.uniform((3,))).tolist())
+        return normal(model, params, x, y, rng=rng)
+
+    model, params = mlp(np)
+    x = np.broadcast_to(np.arange(40, dtype=np.float32)[:, None, None, None], (40, *SHAPE)).copy()
+    fit(model, params, (x, np.arange(40) % 2), optimizer=nn.SGD(0.01), epochs=3, batch_size=16,
+        method=recording, quiet=True)
+    assert [len(batch) for batch in seen] == [16, 16, 8] * 3
+    epochs = [sum(seen[3 * e:3 * e + 3], []) for e in range(3)]
+    for order in epochs:
+        assert sorted(order) == list(range(40))
+    assert epochs[0] != epochs[1] != epochs[2] != epochs[0]
+    assert noise[0] != noise[3] != noise[6] != noise[0]  # first step of each epoch
+    assert len({tuple(n) for n in noise}) == 9
+
+
 # ---- resuming --------------------------------------------------------------------------------
 
 RESUME_CASES = {
