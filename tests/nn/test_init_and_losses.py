@@ -92,7 +92,8 @@ def test_dense_layer_fans(xp):
     """A dense layer (in, out) draws He with fan_in = in, Glorot with fan_in + fan_out."""
     w = to_numpy(nn.Dense(300, init="he").init(make_rng(5, xp), (400,), xp.float32)[0]["weight"])
     _variance_close(w.astype(np.float64), 2.0 / 400)
-    w = to_numpy(nn.Dense(300, init="glorot").init(make_rng(5, xp), (100,), xp.float32)[0]["weight"])
+    params, _ = nn.Dense(300, init="glorot").init(make_rng(5, xp), (100,), xp.float32)
+    w = to_numpy(params["weight"])
     assert np.max(np.abs(w)) <= math.sqrt(6.0 / 400)
     _variance_close(w.astype(np.float64), 2.0 / 400)
 

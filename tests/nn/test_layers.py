@@ -6,6 +6,8 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from conftest import assert_namespace, distinct, rand
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from refimpl import nn, ops
@@ -269,3 +271,28 @@ def test_maxout_features_must_split():
 def test_bad_hyper_parameters(make):
     with pytest.raises(ValueError):
         make()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 4), st.integers(1, 4),
+       st.integers(1, 3), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2), st.booleans())
+def test_declared_shape_is_the_applied_shape(h, w, kh, kw, sh, sw, ph, pw, pool):
+    """For any window that fits, init's declared shape is what apply returns, and it equals
+    NumPy's windows; a window that does not fit is refused at init."""
+    if pool:
+        ph, pw = min(ph, kh // 2), min(pw, kw // 2)  # pooling pads at most half a window
+        layer = nn.MaxPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw))
+    else:
+        layer = nn.Conv2d(2, (kh, kw), stride=(sh, sw), padding=(ph, pw))
+    fits = h + 2 * ph >= kh and w + 2 * pw >= kw
+    if not fits:
+        with pytest.raises(ValueError, match="does not fit"):
+            layer.init(make_rng(0), (3, h, w), np.float64)
+        return
+    params, shape = layer.init(make_rng(0), (3, h, w), np.float64)
+    x = np.random.default_rng(0).normal(size=(2, 3, h, w))
+    y = layer.apply(params, x)
+    expected = (np_max_pool2d(x, (kh, kw), (sh, sw), (ph, pw)) if pool else
+                np_conv2d(x, params["weight"], params["bias"], (sh, sw), (ph, pw)))
+    assert y.shape == (2, *shape) == expected.shape
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)

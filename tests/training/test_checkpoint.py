@@ -251,8 +251,9 @@ def test_corrupt_data_fails_its_crc(tmp_path):
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
         info = archive.getinfo("param/conv1.weight.npy")
     # the member's data starts after its 30-byte local header, name and extra field
-    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
-    data[info.header_offset + 30 + name_len + extra_len + info.file_size - 1] ^= 0xFF
+    at = info.header_offset
+    name_len, extra_len = struct.unpack("<HH", data[at + 26:at + 30])
+    data[at + 30 + name_len + extra_len + info.file_size - 1] ^= 0xFF
     path = tmp_path / "flipped.npz"
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="flipped.npz"):

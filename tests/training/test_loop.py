@@ -195,7 +195,8 @@ def test_resume_is_exact(tmp_path, case):
     assert resumed.opt_state["slots"].keys() == whole.opt_state["slots"].keys()
     for slot in whole.opt_state["slots"]:
         assert_params_equal(resumed.opt_state["slots"][slot], whole.opt_state["slots"][slot])
-    strip = lambda history: [{k: v for k, v in r.items() if k != "seconds"} for r in history]  # noqa: E731
+    def strip(history):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
     assert strip(resumed.history) == strip(whole.history) and len(whole.history) == 3
     # the resumed run's checkpoint now equals the uninterrupted one's
     p_whole, _, meta_whole = load_checkpoint(tmp_path / "whole.npz")

@@ -25,7 +25,8 @@ def _setup(xp, n=24, dtype="float64"):
 def _np_scores(logits, labels):
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return -log_probs[np.arange(len(labels)), labels].mean(), np.mean(logits.argmax(axis=1) == labels)
+    loss = -log_probs[np.arange(len(labels)), labels].mean()
+    return loss, np.mean(logits.argmax(axis=1) == labels)
 
 
 @pytest.mark.parametrize("batch_size", [24, 8, 1000])
