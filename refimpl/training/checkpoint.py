@@ -46,6 +46,7 @@ def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> P
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -65,21 +66,26 @@ def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint: no file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"checkpoint {path}: not an .npz archive (truncated or corrupt file?)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             entries = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+    except Exception as err:  # zipfile and NumPy raise many kinds on corrupt bytes
         raise ValueError(f"checkpoint {path}: cannot be read as a refimpl checkpoint (truncated "
-                         f"or corrupt file?): {err}") from err
+                         f"or corrupt file?): {type(err).__name__}: {err}") from err
     if "meta" not in entries:
         raise ValueError(f"checkpoint {path}: no 'meta' entry; not a refimpl checkpoint")
     try:
         meta = json.loads(str(entries.pop("meta")))
     except json.JSONDecodeError as err:
         raise ValueError(f"checkpoint {path}: its metadata is not valid JSON: {err}") from err
-    if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(f"checkpoint {path}: format {meta.get('format')!r}, expected "
-                         f"{FORMAT_VERSION}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"checkpoint {path}: metadata format {found!r}, expected a refimpl "
+                         f"checkpoint of format {FORMAT_VERSION}")
+    if not isinstance(meta.get("opt_step"), int):
+        raise ValueError(f"checkpoint {path}: metadata lacks the optimizer step 'opt_step'")
     convert = (lambda a: a) if xp is None else xp.asarray
     params, slots = {}, {}
     for name, value in entries.items():
@@ -92,3 +98,9 @@ def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
         else:
             raise ValueError(f"checkpoint {path}: unexpected entry {name!r}")
     return params, {"step": meta["opt_step"], "slots": slots}, meta
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -92,7 +92,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
     if not (isinstance(epochs, int) and epochs >= 0):
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
     run = {"model": model.name, "seed": seed, "batch_size": batch_size,
-           "method": getattr(method, "__name__", str(method))}
+           "method": getattr(method, "__name__", str(method)),
+           "optimizer": type(optimizer).__name__}
     opt_state, history, start = optimizer.init(params), [], 0
     if resume and checkpoint is not None and _exists(checkpoint):
         params, opt_state, saved = load_checkpoint(checkpoint, xp)
@@ -115,7 +116,7 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", disable=bar_off,
                   leave=False, unit="step") as bar:
             for b in range(steps_per_epoch):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                idx = order[b * batch_size:min((b + 1) * batch_size, n)]  # strict: no overshoot
                 loss, grads = step_loss(params, xp.take(x, idx, axis=0), xp.take(y, idx, axis=0))
                 params, opt_state = optimizer.update(params, grads, opt_state, lr=lr)
                 if max_norm_limit is not None:
