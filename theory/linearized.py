@@ -49,7 +49,7 @@ def minimal_perturbation(jac, scores, y, p: float):
     target = np.argmin(value, axis=1)
     norm = value[rows, target]
     direction = lp_maximiser(diff[rows, target], 1.0, p)  # unit lp maximiser (N, D)
-    r = np.where(np.isfinite(norm)[:, None], norm[:, None] * direction, 0.0)
+    r = np.where(np.isfinite(norm), norm, 0.0)[:, None] * direction
     return r, norm, target
 
 
