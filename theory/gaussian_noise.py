@@ -98,7 +98,7 @@ def minimum_perturbation(predict, X, y, directions, *, t_max: float = 20.0,
     A grid 0, step, 2 step, ... up to t_max (examples leave the search once they flip), then
     bisection between the last correct and the first wrong grid point. Returns t (N,): 0 for
     examples misclassified at t = 0, inf when no grid point up to t_max flips the prediction,
-    otherwise a point within (t_max / 2^bisections-ish) above the boundary that is misclassified.
+    otherwise a misclassified point at most grid_step / 2^bisections past the boundary.
     ``predict`` maps a batch (M, D) to labels (M,); shapes X, directions (N, D), y (N,).
     """
     X, directions = np.asarray(X, float), np.asarray(directions, float)
