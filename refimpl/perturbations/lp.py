@@ -107,12 +107,25 @@ def steepest_ascent(grad: Array, radius: Any, p: float) -> Array:
         first = xp.argmax(a, axis=1)
         one_hot = xp.arange(g.shape[1])[None, :] == first[:, None]
         direction = xp.where(one_hot, xp.sign(g), 0.0)
-    else:
+    elif p == 2:
         s = safe_divide(a, top)  # (N, D) in [0, 1]: scaling leaves the closed form unchanged
-        q = dual_exponent(p)
-        t = safe_divide(s, _norm_of_flat(s, q)[:, None])  # |g| / ||g||_q, each entry <= 1
-        direction = xp.sign(g) * (t if p == 2 else t ** (q - 1))
+        direction = xp.sign(g) * safe_divide(s, xp.sqrt(xp.sum(s * s, axis=1, keepdims=True)))
+    else:
+        direction = xp.sign(g) * _dual_power(safe_divide(a, top), dual_exponent(p))
     return r * xp.reshape(direction, grad.shape)
+
+
+def _dual_power(s: Array, q: float) -> Array:
+    """(s / ||s||_q) ** (q - 1) for rows s in [0, 1] whose largest entry is 1 (or all 0).
+
+    Computed as exp((q - 1) log s - (q - 1)/q log sum s^q): for p near 1, q is huge and the
+    direct power would raise the rounding error of ||s||_q (relative 1e-16) to the power q.
+    """
+    xp = get_namespace(s)
+    positive = s > 0
+    log_s = xp.log(xp.where(positive, s, 1.0))
+    log_sum = xp.log(xp.maximum(xp.sum(s ** q, axis=1, keepdims=True), 1.0))  # sum >= 1 (the max)
+    return xp.where(positive, xp.exp((q - 1) * log_s - (q - 1) / q * log_sum), 0.0)
 
 
 def project(delta: Array, radius: Any, p: float) -> Array:

@@ -12,6 +12,7 @@ Extra keyword arguments (``p=3.0``, ``k=5``) are passed to every function checke
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -45,17 +46,28 @@ def _inner(a, b) -> np.ndarray:
 
 
 def _random_feasible(xp, norm: Callable, shape, dtype, radius: np.ndarray, count: int, seed: int,
-                     params: dict):
-    """``count`` random batches on the sphere norm = radius: Gaussian, sign and sparse points."""
+                     params: dict, around=None):
+    """``count`` random batches on the sphere norm = radius.
+
+    They cycle through Gaussian points, sign vectors, sparse points, signed one-hot vertices
+    and, when ``around`` (a candidate) is given, small random moves away from the candidate:
+    a candidate that is not a local maximiser loses to about half of those.
+    """
     rng = make_rng(seed, xp)
-    n = shape[0]
+    n, d = shape[0], math.prod(shape[1:])
     r = xp.asarray(radius, dtype=dtype)
     for i in range(count):
+        kind = i % (5 if around is not None else 4)
         z = rng.normal(shape, dtype=dtype)
-        if i % 3 == 1:
+        if kind == 1:
             z = xp.sign(z)
-        elif i % 3 == 2:  # sparse: a few coordinates only
+        elif kind == 2:  # sparse: a few coordinates only
             z = z * xp.astype(rng.uniform(shape, dtype=dtype) < 0.2, dtype)
+        elif kind == 3:  # a signed vertex e_j
+            hot = xp.arange(d)[None, :] == rng.integers(0, d, (n, 1))
+            z = xp.reshape(xp.where(hot, xp.reshape(xp.sign(z), (n, d)), 0.0), shape)
+        elif kind == 4:
+            z = around + z * (0.05 * float(np.max(radius, initial=0.0)) / math.sqrt(d))
         length = norm(z, **params)
         scale = xp.where(length > 0, r / xp.where(length > 0, length, 1.0), 0.0)
         yield z * xp.reshape(scale, (n,) + (1,) * (len(shape) - 1))
@@ -102,7 +114,7 @@ def check_steepest_ascent(steepest_ascent: Callable, norm: Callable, dual_norm: 
     _close(_inner(grad, delta) / scale, best / scale,
            "objective: <grad, delta> should equal radius * dual_norm(grad)", rtol, atol)
     for z in _random_feasible(xp, norm, tuple(grad.shape), grad.dtype, r, random_points, seed,
-                              params):
+                              params, around=delta):
         value = _inner(grad, z)
         if np.any(value > best + rtol * scale + atol):
             raise AssertionError(f"optimality: a random feasible point reaches {value}, more than "

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 from refimpl import ops
 
 # The xp fixture is function-scoped but constant per test: safe to reuse across examples.
-PROPERTY = settings(max_examples=25, deadline=None,
+PROPERTY = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
