@@ -77,7 +77,7 @@ def input_gradient(logits_fn: Callable, x: Array, y: Array,
 
 def finish(x: Array, delta: Array, *, perturb: Array | None = None,
            clip: tuple[float, float] | None = None) -> tuple[Array, Array]:
-    """(x_adv, delta): rows outside ``perturb`` (N,) bool left alone, the rest clipped to the box."""
+    """(x_adv, delta): rows outside ``perturb`` (N,) bool kept as x, the rest clipped to the box."""
     xp = get_namespace(x)
     x_adv = x + delta
     if clip is not None:

@@ -87,7 +87,9 @@ def one_step(logits_fn: Callable, x: Array, y: Array, *, family: str, radius: An
     elif family == "adv_alpha":
         if scores not in ("probs", "logits"):
             raise ValueError(f"scores: expected 'probs' or 'logits', got {scores!r}")
-        to_scores = (lambda z: ops.softmax(logits_fn(z), axis=-1)) if scores == "probs" else logits_fn
+        def to_scores(z):
+            logits = logits_fn(z)
+            return ops.softmax(logits, axis=-1) if scores == "probs" else logits
         values, jac = value_and_jacobian(to_scores, batched=True)(x)
         logits = getval(values)  # argmax of the probabilities is the argmax of the logits
         found = minimal_perturbation(getval(jac), logits, y, 2 if p is None else p)

@@ -43,7 +43,8 @@ def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, p: float, step_
     check_labels(y, x)
     p = lp.check_p(p)
     if p not in (1.0, 2.0, math.inf):
-        raise ValueError(f"p: PGD projects onto l1, l2 or linf balls; expected 1, 2 or inf, got {p}")
+        raise ValueError(f"p: PGD projects onto l1, l2 or linf balls; expected 1, 2 or inf, "
+                         f"got {p}")
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
     r = check_radius(radius, x)

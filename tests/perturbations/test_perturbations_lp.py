@@ -121,9 +121,15 @@ def _scipy_projection(v, radius, p):
     if p == math.inf:
         return np.clip(v, -radius, radius)  # separable: the box projection is exact
     # l1: z = a - b with a, b >= 0 and sum(a + b) <= radius.
-    objective = lambda ab: np.sum((ab[:d] - ab[d:] - v) ** 2)  # noqa: E731
-    jac = lambda ab: np.concatenate([2 * (ab[:d] - ab[d:] - v), -2 * (ab[:d] - ab[d:] - v)])  # noqa: E731
-    cons = [{"type": "ineq", "fun": lambda ab: radius - np.sum(ab), "jac": lambda ab: -np.ones(2 * d)}]
+    def objective(ab):
+        return np.sum((ab[:d] - ab[d:] - v) ** 2)
+
+    def jac(ab):
+        residual = ab[:d] - ab[d:] - v
+        return np.concatenate([2 * residual, -2 * residual])
+
+    cons = [{"type": "ineq", "fun": lambda ab: radius - np.sum(ab),
+             "jac": lambda ab: -np.ones(2 * d)}]
     res = minimize(objective, np.zeros(2 * d), jac=jac, bounds=[(0, None)] * (2 * d),
                    constraints=cons, method="SLSQP", options={"ftol": 1e-15, "maxiter": 500})
     return res.x[:d] - res.x[d:]
