@@ -14,13 +14,13 @@ from typing import Any, Callable, NamedTuple
 from refimpl import ops
 from refimpl.autodiff import grad
 from refimpl.backend import get_namespace
-from refimpl.tracer import getval
+from refimpl.tracer import Tensor, getval
 
 from ._batch import check_finite, per_example
 
 Array = Any
 
-__all__ = ["AttackResult", "check_labels", "logits_and_input_gradient", "input_gradient",
+__all__ = ["AttackResult", "check_input", "check_labels", "logits_and_input_gradient", "input_gradient",
            "finish", "correct"]
 
 
@@ -42,6 +42,18 @@ class AttackResult(NamedTuple):
     success: Array | None = None
 
 
+def check_input(x: Array) -> None:
+    """Raise unless ``x`` is a raw, finite floating batch (not a traced value).
+
+    Attacks hold the model fixed and return constants; to perturb a traced value (a hidden
+    representation in LWA_Rep, say), attack ``stop_gradient(h)`` and add ``result.delta``.
+    """
+    if isinstance(x, Tensor):
+        raise TypeError("x: expected a raw array, got a traced Tensor; attack stop_gradient(x) "
+                        "and add result.delta to the traced value")
+    check_finite(x, "x")
+
+
 def check_labels(y: Array, x: Array, name: str = "y") -> None:
     """Raise a ValueError naming ``name`` unless ``y`` is an integer array of shape (N,)."""
     xp = get_namespace(x)
@@ -55,7 +67,7 @@ def check_labels(y: Array, x: Array, name: str = "y") -> None:
 def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
                               loss_fn: Callable | None = None) -> tuple[Array, Array]:
     """(logits (N, K) at x, d sum_n loss_n / d x (N, ...)) from one forward and backward pass."""
-    check_finite(x, "x")
+    check_input(x)
     check_labels(y, x)
     loss_fn = loss_fn or ops.softmax_cross_entropy
     seen = {}
@@ -66,7 +78,9 @@ def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
         return ops.sum(loss_fn(logits, y))
 
     gradient = grad(total_loss)(x)
-    return seen["logits"], gradient
+    # getval: if logits_fn closes over traced parameters (inside a training step), the
+    # perturbation must still be a constant: no gradient flows through it (SPEC).
+    return seen["logits"], getval(gradient)
 
 
 def input_gradient(logits_fn: Callable, x: Array, y: Array,

@@ -24,8 +24,8 @@ from refimpl.backend import Random, get_namespace
 from refimpl.tracer import getval
 
 from . import k_support, lp
-from ._batch import check_finite, check_radius, count_true, flat, per_example, to_l2
-from ._model import (AttackResult, check_labels, correct, finish, input_gradient,
+from ._batch import check_radius, count_true, flat, per_example, to_l2
+from ._model import (AttackResult, check_input, check_labels, correct, finish, input_gradient,
                      logits_and_input_gradient)
 from .linearized import minimal_perturbation
 from .random_noise import gaussian_noise, uniform_noise
@@ -71,7 +71,7 @@ def one_step(logits_fn: Callable, x: Array, y: Array, *, family: str, radius: An
         raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
     if magnitude not in ("own", "l2"):
         raise ValueError(f"magnitude: expected 'own' or 'l2', got {magnitude!r}")
-    check_finite(x, "x")
+    check_input(x)
     check_labels(y, x)
     xp = get_namespace(x)
     r = check_radius(radius, x)

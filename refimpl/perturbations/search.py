@@ -17,8 +17,9 @@ from refimpl.backend import get_namespace, to_numpy
 from refimpl.tracer import getval
 
 from . import lp
-from ._batch import check_finite, check_radius, count_true, flat, per_example, to_l2
-from ._model import AttackResult, check_labels, correct, finish, logits_and_input_gradient
+from ._batch import check_radius, count_true, flat, per_example, to_l2
+from ._model import (AttackResult, check_input, check_labels, correct, finish,
+                     logits_and_input_gradient)
 
 Array = Any
 
@@ -39,7 +40,7 @@ def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, p: float, step_
         :class:`AttackResult` (x_adv, delta, zero_grad, None).
     """
     xp = get_namespace(x)
-    check_finite(x, "x")
+    check_input(x)
     check_labels(y, x)
     p = lp.check_p(p)
     if p not in (1.0, 2.0, math.inf):
@@ -85,7 +86,7 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
     from scipy.optimize import minimize  # noqa: PLC0415  (scipy.optimize is slow to import)
 
     xp = get_namespace(x)
-    check_finite(x, "x")
+    check_input(x)
     check_labels(target, x, "target")
     if not (isinstance(c, (int, float)) and c > 0):
         raise ValueError(f"c: expected a number > 0, got {c!r}")
@@ -104,7 +105,7 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
             value, g = value_and_grad(lambda dd: ops.add(
                 ops.multiply(c, ops.sum(ops.multiply(dd, dd))),
                 ops.sum(loss_fn(logits_fn(ops.add(xi, dd)), ti))))(d)
-            return float(getval(value)), to_numpy(g).astype(np.float64).ravel()
+            return float(getval(value)), to_numpy(getval(g)).astype(np.float64).ravel()
 
         bounds = list(zip((lo - x_np[i]).ravel(), (hi - x_np[i]).ravel()))
         c_ok = c_fail = None

@@ -8,6 +8,7 @@ from conftest import assert_namespace
 from pert_helpers import linear_model, random_linear_problem
 
 from refimpl import ops
+from refimpl.autodiff import grad
 from refimpl.backend import make_rng, to_numpy
 from refimpl.perturbations import attacks, k_support, lp
 
@@ -170,3 +171,26 @@ def test_bad_inputs_name_the_argument():
         attacks.one_step(f, x_np, np.array([0.0, 1.0]), family="l2", radius=1.0)
     with pytest.raises(ValueError, match="x: expected finite values"):
         attacks.input_gradient(f, np.full((2, 3), np.nan), y)
+
+
+@pytest.mark.parametrize("family", ["l2", "adv_alpha"])
+def test_inside_a_training_step_the_perturbation_is_a_constant(xp, family):
+    x_np, w_np, b_np = random_linear_problem(10, n=4, d=3, k=3)
+    x, y = xp.asarray(x_np), xp.asarray(np.array([0, 1, 2, 0]))
+    params = {"weight": xp.asarray(w_np), "bias": xp.asarray(b_np)}
+
+    def model(p):
+        return lambda z: ops.linear(z, p["weight"], p["bias"])
+
+    def adversarial_loss(p):  # logits_fn closes over TRACED parameters here
+        x_adv = attacks.one_step(model(p), x, y, family=family, radius=0.5).x_adv
+        return ops.sum(ops.softmax_cross_entropy(model(p)(x_adv), y))
+
+    x_adv = attacks.one_step(model(params), x, y, family=family, radius=0.5).x_adv
+    fixed = grad(lambda p: ops.sum(ops.softmax_cross_entropy(model(p)(x_adv), y)))(params)
+    got = grad(adversarial_loss)(params)
+    for key in params:
+        np.testing.assert_allclose(to_numpy(got[key]), to_numpy(fixed[key]), rtol=1e-12)
+    with pytest.raises(TypeError, match="x: expected a raw array, got a traced Tensor"):
+        grad(lambda z: ops.sum(attacks.one_step(model(params), z, y, family="l2",
+                                                radius=0.5).x_adv))(x)
