@@ -87,6 +87,7 @@ def one_step(logits_fn: Callable, x: Array, y: Array, *, family: str, radius: An
     elif family == "adv_alpha":
         if scores not in ("probs", "logits"):
             raise ValueError(f"scores: expected 'probs' or 'logits', got {scores!r}")
+
         def to_scores(z):
             logits = logits_fn(z)
             return ops.softmax(logits, axis=-1) if scores == "probs" else logits
