@@ -75,6 +75,13 @@ def safe_divide(num: Array, den: Array) -> Array:
     return xp.where(nonzero, num / xp.where(nonzero, den, 1.0), 0.0)
 
 
+def scale_rows(a: Array, top: Array) -> Array:
+    """a / top per row for non-negative a (N, D) with top (N,) its row maxima; rows with
+    top == 0 are all zero and stay zero. One pass over a (no mask over the full array)."""
+    xp = get_namespace(a, top)
+    return a / xp.where(top == 0, xp.ones_like(top), top)[:, None]
+
+
 def count_true(mask: Array) -> int:
     """The number of True entries of a boolean array, as a Python int."""
     xp = get_namespace(mask)
@@ -86,8 +93,8 @@ def l2_norm(x: Array) -> Array:
     xp = get_namespace(x)
     a = xp.abs(flat(x))
     top = xp.max(a, axis=1)
-    s = safe_divide(a, top[:, None])
-    return top * xp.sqrt(xp.sum(s * s, axis=1))
+    s = scale_rows(a, top)
+    return top * xp.sqrt(xp.vecdot(s, s, axis=-1))
 
 
 def unit_l2(x: Array) -> Array:

@@ -78,7 +78,8 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     d = math.prod(jac.shape[2:])
     t = xp.reshape(jac, (n, k, d))
     is_y = xp.arange(k)[None, :] == xp.astype(y, xp.int64)[:, None]  # (N, K)
-    t_y = xp.sum(xp.where(is_y[:, :, None], t, 0.0), axis=1)  # (N, D)
+    labels = xp.astype(y, xp.int64)
+    t_y = xp.take_along_axis(t, labels[:, None, None], axis=1)[:, 0, :]  # (N, D)
     diff = t - t_y[:, None, :]  # (N, K, D): T_j - T_y
     s_y = xp.sum(xp.where(is_y, scores, 0.0), axis=1, keepdims=True)
     gap = s_y - scores  # (N, K): s_y - s_j
@@ -87,8 +88,8 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     candidate = xp.where(usable, gap / xp.where(usable, dual, 1.0), math.inf)
     label = xp.argmin(candidate, axis=1)  # ties: the first class
     norm = xp.min(candidate, axis=1)
-    chosen = xp.arange(k)[None, :] == label[:, None]
-    diff_chosen = xp.sum(xp.where(chosen[:, :, None], diff, 0.0), axis=1)  # (N, D)
+    diff_chosen = xp.take_along_axis(diff, xp.astype(label, xp.int64)[:, None, None],
+                                     axis=1)[:, 0, :]  # (N, D): T_I - T_y
     direction = lp.steepest_ascent(diff_chosen, 1.0, p)  # unit lp norm, <., diff> = ||diff||_q
     step = xp.where((norm > 0) & (norm < math.inf), norm * (1 + overshoot), 0.0)
     shape = (n,) + tuple(jac.shape[2:])

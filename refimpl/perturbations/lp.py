@@ -22,7 +22,7 @@ from typing import Any
 
 from refimpl.backend import get_namespace
 
-from ._batch import check_finite, check_radius, flat, per_example, safe_divide
+from ._batch import check_finite, check_radius, flat, per_example, safe_divide, scale_rows
 
 Array = Any
 
@@ -55,9 +55,9 @@ def _norm_of_flat(a: Array, p: float) -> Array:
         return top
     if p == 1:
         return xp.sum(a, axis=1)
-    s = safe_divide(a, top[:, None])  # entries in [0, 1], the largest exactly 1
+    s = scale_rows(a, top)  # entries in [0, 1], the largest exactly 1
     if p == 2:
-        return top * xp.sqrt(xp.sum(s * s, axis=1))
+        return top * xp.sqrt(xp.vecdot(s, s, axis=-1))  # sum of squares in one pass
     return top * xp.sum(s ** p, axis=1) ** (1 / p)
 
 

@@ -68,11 +68,17 @@ def norm_exponents(*, finite_only: bool = False) -> st.SearchStrategy[float]:
 
 
 def radii(n: int | None = None, *, xp: Any = None, max_value: float = 10.0):
-    """Radii >= 0: Python floats (including 0), or (N,) arrays when ``n`` is given."""
+    """Radii >= 0: Python floats (including 0), or (N,) arrays when ``n`` is given.
+
+    Array entries are 0 or at least 1e-3: a subnormal radius such as 5e-324 has too few
+    significant bits for delta = radius * direction to keep its norm (or the objective) to any
+    relative tolerance, and no attack uses one.
+    """
     scalar = st.one_of(st.just(0.0), st.floats(1e-3, max_value))
     if n is None:
         return scalar
-    arrays = hnp.arrays(np.float64, (n,), elements=st.floats(0.0, max_value))
+    entry = st.one_of(st.just(0.0), st.floats(1e-3, max_value))
+    arrays = hnp.arrays(np.float64, (n,), elements=entry)
     if xp is not None:
         arrays = arrays.map(xp.asarray)
     return st.one_of(scalar, arrays)
