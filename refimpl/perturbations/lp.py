@@ -69,7 +69,25 @@ def norm(x: Array, p: float) -> Array:
     """
     xp = get_namespace(x)
     p = check_p(p)
+    if p == 2:
+        return _l2_norm(flat(x))
     return _norm_of_flat(xp.abs(flat(x)), p)
+
+
+def _l2_norm(a: Array) -> Array:
+    """||row||_2 of (N, D): sqrt of one sum of squares, rescaled only where that is inexact.
+
+    A sum of squares ss >= D * tiny / eps loses less than eps relatively to squares that
+    underflow (each lost term is < tiny); rows below that, or where ss overflowed, are
+    recomputed scaled by their largest magnitude. Typical rows take a single pass.
+    """
+    xp = get_namespace(a)
+    ss = xp.vecdot(a, a, axis=-1)
+    info = xp.finfo(a.dtype)
+    inexact = ~xp.isfinite(ss) | (ss < a.shape[1] * info.smallest_normal / info.eps)
+    if bool(xp.any(inexact)):
+        return xp.where(inexact, _norm_of_flat(xp.abs(a), 2), xp.sqrt(ss))
+    return xp.sqrt(ss)
 
 
 def dual_norm(g: Array, p: float) -> Array:
