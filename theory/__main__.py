@@ -28,11 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     lyu.add_argument("--seed", type=int, default=0, help="seed of the subset and the noise")
     lyu.add_argument("--lambdas", type=float, nargs="+", default=[1e-4, 1e-2, 1.0],
                      help="weight-decay values (default: the paper's 1e-4 1e-2 1)")
-    lyu.add_argument("--mapping", default="per-weight",
-                     choices=["per-weight", "sum", "mean"],
+    lyu.add_argument("--mapping", default="batch250", choices=["batch250", "sum", "mean"],
                      help="how lambda becomes the penalty c of (c/2)||W||^2 on the mean loss: "
-                          "per-weight c = lambda/784 (default, matches the paper), sum c = "
-                          "lambda/N, mean c = lambda")
+                          "batch250 c = lambda/250 (default: reproduces the paper's training "
+                          "errors), sum c = lambda/N, mean c = lambda")
     lyu.add_argument("--maxiter", type=int, default=500, help="L-BFGS iterations per model")
     prop_c = commands.add_parser("prop-c", help="plot R_z(w) of Huang et al.'s Prop. C")
     prop_c.add_argument("--out", required=True, type=pathlib.Path, help="PNG file to write")

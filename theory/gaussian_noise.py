@@ -30,11 +30,17 @@ from scipy.special import log_softmax, softmax
 from scipy.stats import norm as standard_normal
 
 # How the paper's lambda becomes the coefficient c of (c / 2) ||W||^2 added to the MEAN
-# cross-entropy over n training examples of dimension d (see run_lyu_tables for the check).
+# cross-entropy over n training examples of dimension d. Neither natural reading reproduces the
+# paper: "mean" (c = lambda) gives ~23 % training error at lambda = 1, "sum" (c = lambda / n)
+# gives 6.08 %, the paper 8.93 %. Fitting all 60000 MNIST training images by L-BFGS in float64,
+# c = lambda / 250 -- (lambda/2)||W||^2 on the SUMMED loss of 250 examples, as on a mini-batch
+# of 250 -- gives at lambda = 1: 8.94 % error, mu_a 1.214, sigma_a 0.650 (paper 8.93 %, 1.272,
+# 0.665); and c = 4.5e-5 (lambda = 1e-2 at 1/222) gives 6.29 %, 0.441, 0.244 (paper 6.29 %,
+# 0.472, 0.253). So "batch250" is the default; the value 250 is our fit, not the paper's text.
 LAMBDA_MAPPINGS = {
-    "mean": lambda lam, n, d: lam,  # (lam/2)||W||^2 on the mean loss
+    "batch250": lambda lam, n, d: lam / 250,  # (lam/2)||W||^2 on the sum over 250 examples
     "sum": lambda lam, n, d: lam / n,  # (lam/2)||W||^2 on the summed loss
-    "per-weight": lambda lam, n, d: lam / d,  # (lam/2) * sum of W^2 / d: a mean over inputs
+    "mean": lambda lam, n, d: lam,  # (lam/2)||W||^2 on the mean loss
 }
 
 

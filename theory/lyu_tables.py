@@ -31,7 +31,7 @@ PAPER = {
 }
 
 
-def run(X, y, num_classes: int, *, lambdas=PAPER["lambdas"], mapping: str = "per-weight",
+def run(X, y, num_classes: int, *, lambdas=PAPER["lambdas"], mapping: str = "batch250",
         seed: int = 0, maxiter: int = 500, search=None, log=print) -> dict:
     """Fit one softmax regression per lambda and measure everything the tables report.
 

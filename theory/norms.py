@@ -121,15 +121,14 @@ def k_support_norm(w, k) -> np.ndarray:
     head_sq = np.concatenate([np.zeros(s.shape[:-1] + (1,)), np.cumsum(s * s, axis=-1)], -1)
     tail = np.cumsum(s[..., ::-1], axis=-1)[..., ::-1]  # tail[..., i] = sum_{j >= i} s[..., j]
     chosen = np.full(s.shape[:-1], -1)
+    slack = 1.0 - 1e-12  # rounding in the sums; at exact ties neighbouring r give equal values
     for r in range(k):  # the first r (from 0) whose interval condition holds
         m = k - r - 1  # number of head terms; the tail starts at 0-based index m
         left = s[..., m - 1] if m > 0 else np.inf
         mid = tail[..., m] / (r + 1)
-        ok = (left > mid) & (mid >= s[..., m]) & (chosen < 0)
+        ok = (left > mid * slack) & (mid >= s[..., m] * slack) & (chosen < 0)
         chosen = np.where(ok, r, chosen)
-    # Rounding can leave no r satisfying the strict test (near ties); r = k - 1 is then exact
-    # up to rounding, because all head terms equal the tail average.
-    chosen = np.where(chosen < 0, k - 1, chosen)
+    chosen = np.where(chosen < 0, k - 1, chosen)  # unreachable in exact arithmetic
     m = k - chosen - 1
     head = np.take_along_axis(head_sq, m[..., None], axis=-1)[..., 0]
     tail_m = np.take_along_axis(tail, m[..., None], axis=-1)[..., 0]

@@ -132,3 +132,12 @@ def test_fraction_k():
     w = np.arange(1.0, 9.0)
     assert norms.resolve_k(0.5, 8) == 4 and norms.resolve_k(3, 8) == 3
     np.testing.assert_allclose(norms.k_support_norm(w, 0.5), norms.k_support_norm(w, 4))
+
+
+def test_k_support_ties_under_rounding():
+    # 3.3 + 3.3 + 3.3 rounds below 9.9: the strict interval test alone would miss every r
+    np.testing.assert_allclose(norms.k_support_norm(np.array([4.0, 3.3, 3.3, 3.3]), 4),
+                               np.sqrt(16 + 3 * 3.3 ** 2), rtol=1e-12)
+    w = np.array([0.6, 0.7, 0.5, 0.3, 1.0, 1.0])
+    np.testing.assert_allclose(norms.k_support_norm(w, 5), norms.k_support_norm_numerical(w, 5),
+                               rtol=1e-7)
