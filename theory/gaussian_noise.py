@@ -31,7 +31,7 @@ from scipy.stats import norm as standard_normal
 
 # How the paper's lambda becomes the coefficient c of (c / 2) ||W||^2 added to the MEAN
 # cross-entropy over n training examples of dimension d. Neither natural reading reproduces the
-# paper: "mean" (c = lambda) gives ~23 % training error at lambda = 1, "sum" (c = lambda / n)
+# paper: "mean" (c = lambda) gives 23.1 % training error at lambda = 1, "sum" (c = lambda / n)
 # gives 6.08 %, the paper 8.93 %. Fitting all 60000 MNIST training images by L-BFGS in float64,
 # c = lambda / 250 -- (lambda/2)||W||^2 on the SUMMED loss of 250 examples, as on a mini-batch
 # of 250 -- gives at lambda = 1: 8.94 % error, mu_a 1.214, sigma_a 0.650 (paper 8.93 %, 1.272,
