@@ -85,7 +85,12 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     gap = s_y - scores  # (N, K): s_y - s_j
     dual = xp.reshape(lp.norm(xp.reshape(diff, (n * k, d)), q), (n, k))
     usable = ~is_y & (dual > 0)
-    candidate = xp.where(usable, gap / xp.where(usable, dual, 1.0), math.inf)
+    # A class with T_j = T_y cannot be reached by moving, unless it already ties or wins:
+    # then no perturbation is needed (norm 0 for a tie, -inf when it outscores y).
+    inf = xp.full_like(gap, math.inf)
+    unreachable = xp.where(gap < 0, -inf, xp.where(gap == 0, xp.zeros_like(gap), inf))
+    candidate = xp.where(usable, gap / xp.where(usable, dual, 1.0),
+                         xp.where(is_y, math.inf, unreachable))
     label = xp.argmin(candidate, axis=1)  # ties: the first class
     norm = xp.min(candidate, axis=1)
     diff_chosen = xp.take_along_axis(diff, xp.astype(label, xp.int64)[:, None, None],

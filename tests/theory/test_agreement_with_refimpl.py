@@ -92,9 +92,6 @@ def test_linearized_minimal_perturbation(seed, p, zeros):
     assert np.all((ref.norm[~wins] <= 0) | (ref.norm[~wins] == np.inf))
 
 
-@pytest.mark.xfail(reason="refimpl skips a class whose T_j equals T_y even when it already "
-                          "outscores y, and returns a non-zero r toward another class",
-                   strict=False)
 def test_linearized_when_an_overtaking_class_has_the_same_jacobian():
     jac = np.zeros((1, 3, 2))
     jac[0, 1] = [1.0, 0.0]
