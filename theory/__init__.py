@@ -18,7 +18,6 @@ backprop) that the tests in tests/theory compare it with:
   gradient (Prop. 6) of "Learning with a strong adversary".
 - ``theory.sign_noise``: the sign-noise map g(x) = x + eps x l(x), its Jacobian and the
   curvature factor ("Feed-forward sign noise", sec. 3).
-- ``theory.mnist_idx``: a small MNIST IDX reader used when refimpl.data is unavailable.
 
 Importing ``theory`` imports none of these (and never matplotlib); import the module you need.
 """

@@ -47,13 +47,15 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}")
         return 0
     from theory import lyu_tables  # noqa: PLC0415
-    from theory.mnist_idx import load_mnist  # noqa: PLC0415
-    data = load_mnist(args.data_dir)
-    X, y = data["x_train"], data["y_train"]
+    from refimpl.data import load  # noqa: PLC0415  (MNIST from the original IDX files)
+    mnist = load("mnist", root=args.data_dir)
+    # theory fits linear models on flattened float64 images in [0, 1] (pixel / 255)
+    X = np.asarray(mnist.x_train, dtype=np.float64).reshape(mnist.x_train.shape[0], -1)
+    y = mnist.y_train
     if args.subset is not None:
         keep = np.random.default_rng(args.seed).permutation(len(y))[:args.subset]
         X, y = X[keep], y[keep]
-    result = lyu_tables.run(X, y, data["num_classes"], lambdas=args.lambdas,
+    result = lyu_tables.run(X, y, mnist.num_classes, lambdas=args.lambdas,
                             mapping=args.mapping, seed=args.seed, maxiter=args.maxiter)
     result["settings"]["data_dir"] = str(args.data_dir)
     print(lyu_tables.format_tables(result))
