@@ -35,10 +35,7 @@ def learning_curves(history: list[dict], path, *, title: str = "") -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save(fig, path)
 
 
 def accuracy_vs_magnitude(curves: dict, path, *, title: str = "",
@@ -59,6 +56,11 @@ def accuracy_vs_magnitude(curves: dict, path, *, title: str = "",
     ax.legend()
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders created as needed) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
