@@ -1,0 +1,17 @@
+"""Figures, saved as PNG. The only package of refimpl that imports matplotlib.
+
+Figures are built with matplotlib's object API (``matplotlib.figure.Figure``), which renders
+through the Agg canvas without touching pyplot's global state or needing a display, so plotting
+works the same on a headless server, in a test and in a notebook. ``import refimpl`` does not
+import this package; callers import it where they draw.
+
+Every function takes plain NumPy arrays or Python numbers (convert with
+:func:`refimpl.backend.to_numpy`), writes one PNG at 120 dpi and returns its path. Each builds
+its figure in a private ``_<name>_figure`` helper, which the tests inspect.
+
+- :mod:`~refimpl.plotting.curves`: learning curves, accuracy against magnitude, precision-recall.
+"""
+
+from refimpl.plotting.curves import accuracy_vs_magnitude, learning_curves, pr_curves
+
+__all__ = ["learning_curves", "accuracy_vs_magnitude", "pr_curves"]
