@@ -10,8 +10,11 @@ Every function takes plain NumPy arrays or Python numbers (convert with
 its figure in a private ``_<name>_figure`` helper, which the tests inspect.
 
 - :mod:`~refimpl.plotting.curves`: learning curves, accuracy against magnitude, precision-recall.
+- :mod:`~refimpl.plotting.images`: grids of perturbed examples and of magnified perturbations.
 """
 
 from refimpl.plotting.curves import accuracy_vs_magnitude, learning_curves, pr_curves
+from refimpl.plotting.images import example_grid, perturbation_grid
 
-__all__ = ["learning_curves", "accuracy_vs_magnitude", "pr_curves"]
+__all__ = ["learning_curves", "accuracy_vs_magnitude", "pr_curves",
+           "example_grid", "perturbation_grid"]
