@@ -22,7 +22,8 @@ def save(fig: Figure, path) -> Path:
 def require_items(mapping, name: str) -> None:
     """Raise a ValueError naming the argument when a mapping has nothing to draw."""
     if not hasattr(mapping, "items"):
-        raise ValueError(f"{name} must be a mapping from a label to data, got {type(mapping).__name__}")
+        raise ValueError(f"{name} must be a mapping from a label to data, "
+                         f"got {type(mapping).__name__}")
     if not mapping:
         raise ValueError(f"{name} is empty: nothing to draw")
 
@@ -51,7 +52,8 @@ def as_images(a, name: str, image_shape=None) -> np.ndarray:
                 raise ValueError(f"{name}: {a.shape[1]} features is not a square; pass image_shape")
             image_shape = (side, side)
         if math.prod(image_shape) != a.shape[1]:
-            raise ValueError(f"{name}: {a.shape[1]} features do not fit image_shape {tuple(image_shape)}")
+            raise ValueError(f"{name}: {a.shape[1]} features do not fit "
+                             f"image_shape {tuple(image_shape)}")
         a = a.reshape(a.shape[0], *image_shape)
     if a.ndim == 4:
         if a.shape[1] not in (1, 3):

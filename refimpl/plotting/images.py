@@ -11,9 +11,9 @@ from matplotlib.figure import Figure
 from refimpl.plotting._common import as_images, require_items, save, show_image, value_range
 
 
-def example_grid(rows: Mapping[str, np.ndarray], path, *, labels: Mapping[str, Sequence] | None = None,
-                 image_shape: tuple | None = None, title: str = "", cmap: str = "gray",
-                 vrange: tuple | None = None) -> Path:
+def example_grid(rows: Mapping[str, np.ndarray], path, *,
+                 labels: Mapping[str, Sequence] | None = None, image_shape: tuple | None = None,
+                 title: str = "", cmap: str = "gray", vrange: tuple | None = None) -> Path:
     """The same examples under several perturbations, one row per set (paper 000 Figs. 2-3).
 
     Row names are written on the left; column j shows example j of every row. All gray images
@@ -93,7 +93,8 @@ def _perturbation_grid_figure(x, delta, magnify=None, image_shape=None, captions
                               title="") -> Figure:
     x, delta = np.asarray(x, dtype=float), np.asarray(delta, dtype=float)
     if x.shape != delta.shape:
-        raise ValueError(f"x and delta must have one shape, got x {x.shape} and delta {delta.shape}")
+        raise ValueError(f"x and delta must have one shape, "
+                         f"got x {x.shape} and delta {delta.shape}")
     if magnify is not None and not magnify > 0:
         raise ValueError(f"magnify must be positive, got {magnify}")
     originals, deltas = as_images(x, "x", image_shape), as_images(delta, "delta", image_shape)

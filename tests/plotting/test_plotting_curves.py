@@ -26,7 +26,8 @@ def test_learning_curves_draw_loss_and_accuracy_per_epoch(tmp_path):
 
 
 def test_accuracy_vs_magnitude_in_percent_with_dashed_paper_reference(tmp_path):
-    curves = {"plain": ([0, 1, 2], np.array([0.9, 0.5, 0.1])), "Adv_Loss": ([0, 1, 2], [0.9, 0.8, 0.6])}
+    curves = {"plain": ([0, 1, 2], np.array([0.9, 0.5, 0.1])),
+              "Adv_Loss": ([0, 1, 2], [0.9, 0.8, 0.6])}
     reference = {"Adv_Loss": ([0, 2], [0.95, 0.7]), "Dropout": ([0, 2], [0.9, 0.2])}
     path = accuracy_vs_magnitude(curves, tmp_path / "acc.png", reference=reference)
     fig = _accuracy_vs_magnitude_figure(curves, "", "l2", reference)
@@ -53,7 +54,8 @@ def test_accuracy_vs_magnitude_rejects_empty_and_mismatched_curves():
 def test_pr_curves_legend_shows_average_precision_and_lines_are_the_data(tmp_path):
     recall = np.array([1.0, 0.8, 0.5, 0.0])  # scikit-learn's order: recall falling
     precision = np.array([0.5, 0.7, 0.9, 1.0])
-    curves = {"plain": (recall, precision, 0.97312), "Adv_Alpha": (recall[::-1], precision[::-1], 0.5)}
+    curves = {"plain": (recall, precision, 0.97312),
+              "Adv_Alpha": (recall[::-1], precision[::-1], 0.5)}
     path = pr_curves(curves, tmp_path / "pr.png", title="MNIST")
     fig = _pr_curves_figure(curves, "MNIST")
     assert_png(path, fig)

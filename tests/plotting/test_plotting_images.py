@@ -18,7 +18,8 @@ def images(ax):
 
 
 def test_example_grid_has_one_row_per_set_sharing_one_value_range(tmp_path):
-    rows = {"clean": X, "Goodfellow": (X + 0.5).reshape(4, 1, 4, 4), "URN": X.reshape(4, 4, 4) - 0.5}
+    rows = {"clean": X, "Goodfellow": (X + 0.5).reshape(4, 1, 4, 4),
+            "URN": X.reshape(4, 4, 4) - 0.5}
     labels = {"Goodfellow": [7, 1, 2, 9]}
     path = example_grid(rows, tmp_path / "grid.png", labels=labels, title="MNIST")
     fig = _example_grid_figure(rows, labels, title="MNIST")
