@@ -52,6 +52,7 @@ def _train_parser(commands):
                        choices=["digits", "mnist", "cifar10", "stl10"])
     train.add_argument("--method", default="normal", choices=list(METHODS),
                        help="training method (how a batch becomes a loss)")
+    _method_arguments(train)
     _data_arguments(train)
     train.add_argument("--preprocess", default="none", choices=["none", "pad32-standardize"],
                        help="input pipeline (pad32-standardize: Shaham et al.'s MNIST)")
@@ -79,6 +80,37 @@ def _train_parser(commands):
                        help="continue from OUT/checkpoint.npz if it exists")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     train.set_defaults(run=_run("train", "train"))
+
+
+def _fraction_or_count(text: str):
+    """k: "0.5" -> 0.5 (a fraction of the inputs), "50" -> 50 (a count)."""
+    value = float(text)
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
+def _method_arguments(parser):
+    """Options of the training methods; left unset, each method uses its own default."""
+    group = parser.add_argument_group(
+        "method options", "unset options take the method's default (see refimpl.training)")
+    group.add_argument("--radius", type=float, default=None,
+                       help="perturbation size (goodfellow, robust_lp, ksup, urn, lwa, lwa_rep)")
+    group.add_argument("--p", type=float, default=None,
+                       help="norm exponent in [1, inf] (robust_lp, gradreg, gradreg_penalty)")
+    group.add_argument("--k", type=_fraction_or_count, default=None,
+                       help="k-support sparsity: a count or a fraction of the inputs (ksup)")
+    group.add_argument("--alpha", type=float, default=None,
+                       help="weight of the clean loss (goodfellow)")
+    group.add_argument("--magnitude", default=None, choices=["own", "l2"],
+                       help="radius measured in the step's own norm or in l2 (goodfellow)")
+    group.add_argument("--direction", default=None, choices=["adv_loss", "adv_alpha"],
+                       help="perturbation direction (lwa, lwa_rep)")
+    group.add_argument("--noise", default=None, choices=["uniform", "gaussian"],
+                       help="random noise model (urn)")
+    group.add_argument("--sigma", type=float, default=None,
+                       help="regularisation strength (gradreg, gradreg_penalty)")
+    group.add_argument("--eps", type=float, default=None, help="sign-noise scale (sign_noise)")
+    group.add_argument("--prob", type=float, default=None,
+                       help="probability that a sign is kept (sign_noise)")
 
 
 def _evaluate_parser(commands):

@@ -100,12 +100,26 @@ def test_train_help_lists_models_and_options(capsys):
     (["train", "--epochs", "-1"], "--epochs must be >= 0"),
     (["train", "--batch-size", "0"], "--batch-size must be >= 1"),
     (["train", "--model", "nope"], "invalid choice"),
+    (["train", "--method", "nope"], "invalid choice"),
 ])
 def test_train_rejects_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_train_with_a_method_and_its_options(tmp_path, capsys):
+    out = tmp_path / "ksup"
+    assert main(["train", "--method", "ksup", "--k", "16", "--radius", "0.5", "--subset", "200",
+                 "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert config["method"] == "ksup"
+    assert config["method_settings"] == {"radius": 0.5, "k": 16}
+    # an option the method does not take is refused, naming it
+    assert main(["train", "--method", "lwa", "--k", "0.5", "--epochs", "0", "--out",
+                 str(out)]) == 2
+    assert "k: method 'lwa' has no such option" in capsys.readouterr().err
 
 
 def test_train_without_data_files_says_where_it_looked(tmp_path, capsys):

@@ -13,7 +13,8 @@ from pathlib import Path
 from refimpl import data as datasets
 from refimpl import nn
 from refimpl.backend import make_rng, namespace_by_name
-from refimpl.training import evaluate, fit, get_method, load_checkpoint
+from refimpl.training import METHODS, evaluate, fit, get_method, load_checkpoint
+from refimpl.training.methods import options_of
 
 __all__ = ["train", "evaluate_checkpoint", "load_data", "PREPROCESSING"]
 
@@ -59,6 +60,15 @@ def _milestones(text: str | None) -> dict[int, float]:
         raise ValueError(f"--lr-milestones: expected EPOCH:LR[,EPOCH:LR...], got {text!r}") from err
 
 
+def method_from_arguments(args):
+    """The training method named by ``--method``, with the method options that were set.
+
+    An option the method does not take (``--k`` with ``lwa``, say) is an error, not ignored.
+    """
+    names = set().union(*(options_of(name) for name in METHODS))
+    return get_method(args.method, **{key: getattr(args, key, None) for key in sorted(names)})
+
+
 def train(args) -> int:
     """Train, checkpoint every epoch, then write metrics.json and learning_curves.png."""
     began = time.perf_counter()
@@ -75,13 +85,15 @@ def train(args) -> int:
             "input_shape": list(model.input_shape), "num_classes": ds.num_classes,
             "dtype": args.dtype, "optimizer": args.optimizer, "lr": args.lr,
             "momentum": args.momentum, "weight_decay": args.weight_decay}
+    method = method_from_arguments(args)
+    meta["method_settings"] = method.settings()
     if not args.quiet:
         print(f"refimpl train: {args.model} ({nn.count_parameters(params):,} parameters) on "
               f"{args.dataset} ({x_train.shape[0]} train / {x_test.shape[0]} test), method "
-              f"{args.method}, backend {args.backend} {args.dtype}, seed {args.seed}, out {out}")
+              f"{method!r}, backend {args.backend} {args.dtype}, seed {args.seed}, out {out}")
     result = fit(model, params, (x_train, y_train), test=(x_test, y_test),
                  optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size,
-                 seed=args.seed, method=get_method(args.method),
+                 seed=args.seed, method=method,
                  schedule=nn.piecewise_constant(args.lr, _milestones(args.lr_milestones)),
                  max_norm_limit=args.max_norm, checkpoint=out / "checkpoint.npz",
                  resume=args.resume, meta=meta, quiet=args.quiet)

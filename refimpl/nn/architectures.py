@@ -9,12 +9,14 @@ of its VGG-style net.
 | name | source | layers |
 |---|---|---|
 | mlp-400-400 | K-support (000) | D-400-400-10, ReLU, He init |
+| mlp-400-400-dropout | 000, Ksup+Dropout | D-400-400-dropout(0.5)-10 |
 | mlp-100-100 | Strong adversary (004), Normal | D-100-100-10, ReLU, U(-0.07, 0.07) |
 | mlp-200-200-dropout | 004, Dropout | D-200-200-dropout(0.5)-10 |
 | mlp-500-500 | 004, Goodfellow / LWA | D-500-500-10 |
 | mlp-200-500 | 004, LWA_Rep | D-200 (representation)-500-10 |
 | mlp-sigmoid-600-600 | Gradient regularization (003) | D-600-600-10, sigmoid, Glorot (max-norm sqrt(15) in training) |
 | lenet | 000 (and the benchmarks) | conv 5x5x32, pool 2, conv 5x5x64, pool 2, FC 400, 10; ReLU |
+| lenet-dropout-25, lenet-dropout-50 | 000, Ksup+Dropout | lenet with dropout (0.25 / 0.5) after FC 400 |
 | lenet-tanh-100 | 004, Normal | conv 5x5x20, pool 2, conv 5x5x50, pool 2, FC 100, 10; tanh |
 | lenet-tanh-400-dropout | 004, LWA | as above with FC 400 and dropout(0.5) |
 | shaham-cnn | Shaham et al. (001) | conv 5x5x32, pool 3, conv 5x5x64, pool 2, FC 200, 10; ReLU |
@@ -76,6 +78,8 @@ def _vgg(name, input_shape, num_classes, *, filters, fc):
 
 MODELS: dict[str, Callable[..., Model]] = {
     "mlp-400-400": lambda s, k: _mlp("mlp-400-400", s, k, (400, 400)),
+    "mlp-400-400-dropout": lambda s, k: _mlp("mlp-400-400-dropout", s, k, (400, 400),
+                                             dropout=0.5),
     "mlp-100-100": lambda s, k: _mlp("mlp-100-100", s, k, (100, 100), init=PAPER_004_INIT),
     "mlp-200-200-dropout": lambda s, k: _mlp("mlp-200-200-dropout", s, k, (200, 200),
                                              init=PAPER_004_INIT, dropout=0.5),
@@ -85,6 +89,8 @@ MODELS: dict[str, Callable[..., Model]] = {
     "mlp-sigmoid-600-600": lambda s, k: _mlp("mlp-sigmoid-600-600", s, k, (600, 600),
                                              activation=Sigmoid, init="glorot"),
     "lenet": lambda s, k: _lenet("lenet", s, k),
+    "lenet-dropout-25": lambda s, k: _lenet("lenet-dropout-25", s, k, dropout=0.25),
+    "lenet-dropout-50": lambda s, k: _lenet("lenet-dropout-50", s, k, dropout=0.5),
     "lenet-tanh-100": lambda s, k: _lenet("lenet-tanh-100", s, k, filters=(20, 50), fc=100,
                                           activation=Tanh, init=PAPER_004_INIT),
     "lenet-tanh-400-dropout": lambda s, k: _lenet("lenet-tanh-400-dropout", s, k, filters=(20, 50),

@@ -31,6 +31,7 @@ class Layer:
     """A layer without parameters whose output has the shape of its input (the default)."""
 
     kind = "layer"  # the stem of the names a model gives its layers ("dense" -> "dense1")
+    activation = False  # a nonlinearity whose output is a hidden activation (noise hooks)
 
     def init(self, rng, in_shape: Shape, dtype) -> tuple[dict, Shape]:
         return {}, tuple(in_shape)
@@ -173,6 +174,7 @@ class ReLU(Layer):
     """max(x, 0)."""
 
     kind = "relu"
+    activation = True
 
     def apply(self, params, x, *, train=False, rng=None):
         return ops.relu(x)
@@ -182,6 +184,7 @@ class Sigmoid(Layer):
     """1 / (1 + exp(-x))."""
 
     kind = "sigmoid"
+    activation = True
 
     def apply(self, params, x, *, train=False, rng=None):
         return ops.sigmoid(x)
@@ -191,6 +194,7 @@ class Tanh(Layer):
     """tanh(x)."""
 
     kind = "tanh"
+    activation = True
 
     def apply(self, params, x, *, train=False, rng=None):
         return ops.tanh(x)
@@ -200,6 +204,7 @@ class Maxout(Layer):
     """Keep the max of each group of ``pieces`` consecutive features (axis 1): F*pieces -> F."""
 
     kind = "maxout"
+    activation = True
 
     def __init__(self, pieces: int):
         if not (isinstance(pieces, int) and pieces >= 1):

@@ -45,13 +45,20 @@ class Sequential:
             params.update({f"{name}.{key}": value for key, value in local.items()})
         return params, shape
 
-    def apply(self, params: dict, x: Array, *, train: bool = False, rng=None) -> Array:
-        """Run every layer; ``train`` turns dropout (and any training-only noise) on."""
+    def apply(self, params: dict, x: Array, *, train: bool = False, rng=None,
+              noise=None) -> Array:
+        """Run every layer; ``train`` turns dropout (and any training-only noise) on.
+
+        ``noise``: an optional map h -> h applied, in training only, to the output of every
+        activation layer (the hidden activations), e.g. paper 002's sign noise.
+        """
         for name, layer in zip(self.names, self.layers):
             prefix = name + "."
             local = {key[len(prefix):]: value for key, value in params.items()
                      if key.startswith(prefix)} if _has_params(layer) else {}
             x = layer.apply(local, x, train=train, rng=rng)
+            if train and noise is not None and layer.activation:
+                x = noise(x)
         return x
 
     def __repr__(self) -> str:
@@ -89,21 +96,24 @@ class Model:
         self.representation_shape, self.output_shape = h_shape, out_shape
         return {**params, **more}
 
-    def represent(self, params: dict, x: Array, *, train: bool = False, rng=None) -> Array:
+    def represent(self, params: dict, x: Array, *, train: bool = False, rng=None,
+                  noise=None) -> Array:
         """h = representation(x)."""
-        return self.representation.apply(params, x, train=train, rng=rng)
+        return self.representation.apply(params, x, train=train, rng=rng, noise=noise)
 
-    def classify(self, params: dict, h: Array, *, train: bool = False, rng=None) -> Array:
+    def classify(self, params: dict, h: Array, *, train: bool = False, rng=None,
+                 noise=None) -> Array:
         """logits = classifier(h)."""
-        return self.classifier.apply(params, h, train=train, rng=rng)
+        return self.classifier.apply(params, h, train=train, rng=rng, noise=noise)
 
-    def apply(self, params: dict, x: Array, *, train: bool = False, rng=None) -> Array:
-        """logits (N, num_classes) of x (N, *input_shape)."""
+    def apply(self, params: dict, x: Array, *, train: bool = False, rng=None,
+              noise=None) -> Array:
+        """logits (N, num_classes) of x (N, *input_shape); ``noise`` as in Sequential.apply."""
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"{self.name}: expected inputs (N, {', '.join(map(str, self.input_shape))}), "
                              f"got {tuple(x.shape)}")
-        return self.classify(params, self.represent(params, x, train=train, rng=rng),
-                             train=train, rng=rng)
+        h = self.represent(params, x, train=train, rng=rng, noise=noise)
+        return self.classify(params, h, train=train, rng=rng, noise=noise)
 
     def __call__(self, params, x, **kwargs):
         return self.apply(params, x, **kwargs)

@@ -1,7 +1,8 @@
 """Sign-multiplicative noise (paper 002): g(x) = x + eps * x * l(x), drawn fresh each call.
 
-Each entry gets l(x) = sign(x) with probability p and -sign(x) otherwise, so an entry is
-scaled by 1 + eps (probability p) or 1 - eps, and zeros stay zero. The noise is applied in the
+Each entry gets l(x) = sign(x) with probability p and -sign(x) otherwise, so x * l(x) = +|x|
+or -|x|: an entry moves away from zero by eps |x| (probability p) or towards it by eps |x|, and
+zeros stay zero. The noise is applied in the
 forward pass of training only, to inputs and hidden activations; it is a constant for
 differentiation, so
 

@@ -70,7 +70,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         epochs: total number of epochs (a resumed run stops at the same total).
         batch_size: examples per step; the last batch of an epoch may be smaller.
         seed: seeds the shuffles and the training noise (see the module docstring).
-        method: ``method(model, params, x, y, rng=) -> loss``, see :mod:`.methods`.
+        method: ``method(model, params, x, y, rng=) -> loss``, e.g. ``get_method("lwa")``;
+            its name and ``options`` (if it has them) are saved and checked on resume.
         test: optional (x, y) evaluated after every epoch.
         schedule: epoch -> learning rate (default: the optimizer's own rate).
         max_norm_limit: if set, each unit's incoming weights are kept within this l2 norm.
@@ -93,10 +94,12 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
     run = {"model": model.name, "seed": seed, "batch_size": batch_size,
            "method": getattr(method, "__name__", str(method)),
+           "method_options": dict(getattr(method, "options", {})),
            "optimizer": type(optimizer).__name__}
     opt_state, history, start = optimizer.init(params), [], 0
     if resume and checkpoint is not None and _exists(checkpoint):
         params, opt_state, saved = load_checkpoint(checkpoint, xp)
+        saved.setdefault("method_options", {})  # checkpoints written before methods had options
         mismatched = {k: (saved.get(k), v) for k, v in run.items() if saved.get(k) != v}
         if mismatched:
             raise ValueError(f"resume: checkpoint {checkpoint} was made by a different run "

@@ -52,12 +52,15 @@ def vgg_shapes(c, h, filters, fc, k=10):
 # name -> (input shape, parameter shapes, representation shape)
 ARCHITECTURES = {
     "mlp-400-400": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
+    "mlp-400-400-dropout": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
     "mlp-100-100": (MNIST, mlp_shapes(784, (100, 100)), (100,)),
     "mlp-200-200-dropout": (MNIST, mlp_shapes(784, (200, 200)), (200,)),
     "mlp-500-500": (MNIST, mlp_shapes(784, (500, 500)), (500,)),
     "mlp-200-500": (MNIST, mlp_shapes(784, (200, 500)), (200,)),
     "mlp-sigmoid-600-600": (MNIST, mlp_shapes(784, (600, 600)), (600,)),
     "lenet": (MNIST, lenet_shapes(1, 28, (32, 64), 400, (2, 2)), (400,)),
+    "lenet-dropout-25": (MNIST, lenet_shapes(1, 28, (32, 64), 400, (2, 2)), (400,)),
+    "lenet-dropout-50": (MNIST, lenet_shapes(1, 28, (32, 64), 400, (2, 2)), (400,)),
     "lenet-tanh-100": (MNIST, lenet_shapes(1, 28, (20, 50), 100, (2, 2)), (100,)),
     "lenet-tanh-400-dropout": (MNIST, lenet_shapes(1, 28, (20, 50), 400, (2, 2)), (400,)),
     "shaham-cnn": (MNIST, lenet_shapes(1, 28, (32, 64), 200, (3, 2)), (200,)),
@@ -209,7 +212,27 @@ def test_paper_004_init_is_uniform_007():
     assert abs(np.var(w) / (0.07 ** 2 / 3) - 1) < 0.05
 
 
-@pytest.mark.parametrize("name", ["mlp-200-200-dropout", "lenet-tanh-400-dropout"])
+def test_noise_hook_sees_every_hidden_activation_in_training_only():
+    model = nn.build("lenet", MNIST)  # activations: relu1, relu2 (conv), relu3 (FC 400)
+    params = model.init(make_rng(0))
+    x = np.random.default_rng(7).uniform(0, 1, (2, *MNIST)).astype(np.float32)
+    seen = []
+
+    def noise(h):
+        seen.append(tuple(h.shape))
+        return h * 2.0
+    assert np.array_equal(model.apply(params, x, noise=noise), model.apply(params, x))
+    assert seen == []  # evaluation mode: no noise
+    doubled = model.apply(params, x, train=True, rng=make_rng(0), noise=noise)
+    assert seen == [(2, 32, 24, 24), (2, 64, 8, 8), (2, 400)]
+    scaled = dict(params)  # doubling h is the same as doubling the next layer's weights
+    for key in ("conv2.weight", "dense1.weight", "dense2.weight"):
+        scaled[key] = params[key] * 2.0
+    np.testing.assert_allclose(doubled, model.apply(scaled, x), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mlp-200-200-dropout", "mlp-400-400-dropout",
+                                  "lenet-dropout-50", "lenet-tanh-400-dropout"])
 def test_dropout_models(name):
     model = nn.build(name, MNIST)
     params = model.init(make_rng(0))

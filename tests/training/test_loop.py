@@ -10,8 +10,8 @@ from conftest import assert_namespace
 
 from refimpl import nn
 from refimpl.backend import make_rng, namespace_by_name, to_numpy
-from refimpl.training import (NonFiniteLossError, evaluate, fit, load_checkpoint, normal,
-                               predict_logits)
+from refimpl.training import (NonFiniteLossError, evaluate, fit, get_method, load_checkpoint,
+                               normal, predict_logits)
 
 SHAPE = (1, 8, 8)
 
@@ -243,13 +243,14 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path):
 
 
 @pytest.mark.parametrize("change", [dict(seed=1), dict(batch_size=32), dict(model="mlp-500-500"),
-                                    dict(optimizer=nn.Adam(0.01))])
+                                    dict(optimizer=nn.Adam(0.01)), dict(method=get_method("ksup")),
+                                    dict(method=get_method("lwa", radius=1.0))])
 def test_resume_refuses_a_different_run(tmp_path, change):
     model, params = mlp(np)
     path = tmp_path / "c.npz"
     fit(model, params, blobs(np), optimizer=nn.SGD(0.1), epochs=1, batch_size=16, seed=0,
-        checkpoint=path, quiet=True)
-    kwargs = dict(batch_size=16, seed=0, optimizer=nn.SGD(0.1)) | {
+        checkpoint=path, quiet=True, method=get_method("lwa"))
+    kwargs = dict(batch_size=16, seed=0, optimizer=nn.SGD(0.1), method=get_method("lwa")) | {
         k: v for k, v in change.items() if k != "model"}
     if "model" in change:
         model, params = mlp(np, change["model"])
