@@ -47,7 +47,8 @@ ATTACKS: dict[str, dict] = {
 TITLES: dict[str, str] = {"clean": "Clean", **{name: a["title"] for name, a in ATTACKS.items()}}
 """Readable column names, "clean" included."""
 
-RANDOM_ATTACKS = frozenset(name for name, a in ATTACKS.items() if a["family"] in ("urn", "gaussian"))
+RANDOM_ATTACKS = frozenset(name for name, a in ATTACKS.items()
+                           if a["family"] in ("urn", "gaussian"))
 """The attacks that draw random numbers (from ``make_rng(seed, xp)``) instead of a gradient."""
 
 _RESERVED = ("logits_fn", "x", "y", "radius", "only_correct", "clip", "rng", "title")

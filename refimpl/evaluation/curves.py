@@ -1,4 +1,4 @@
-"""Measures beyond one accuracy: precision-recall, error under Gaussian noise, minimum perturbations.
+"""Beyond one accuracy: precision-recall, error under Gaussian noise, minimum perturbations.
 
 Precision-recall curves are paper 000's Figs. 5-11; the error rate under Gaussian noise of
 std 0, 0.1, 0.3 is paper 003's Tables IV, V and VII; the distribution of minimum perturbations
