@@ -8,9 +8,10 @@ minimal perturbation from the softmax Jacobian, l2) and, from the k-support pape
 k-support perturbation with K = 50 % of the pixels; c runs from 0 to 4. As in the papers, only
 the test points the model classifies correctly are perturbed (the rest count as errors).
 
-Every one of these attacks perturbs along a direction that does not depend on c, so each
-direction is computed once (at c = 1, unit l2 norm) and the accuracy at magnitude c is the
-accuracy on x + c * direction: exactly what calling the attack at each c would give.
+The curves come from :func:`refimpl.evaluation.accuracy_vs_magnitude`: every one of these
+attacks perturbs along a direction that does not depend on c, so each direction is computed once
+(at c = 1, unit l2 norm) and the accuracy at magnitude c is the accuracy on x + c * direction:
+what calling the attack at each c would give (up to rounding).
 
 Single pixel (Shaham et al.): the l1 steepest ascent puts the whole radius on the pixel of
 largest |gradient|; the success rate is the fraction of correctly classified test points that
@@ -37,14 +38,15 @@ import numpy as np  # noqa: E402
 
 from refimpl import data, nn  # noqa: E402
 from refimpl.backend import to_numpy  # noqa: E402
+from refimpl.evaluation import accuracy_vs_magnitude as evaluate_curves  # noqa: E402
 from refimpl.perturbations.attacks import one_step  # noqa: E402
 from refimpl.training import load_checkpoint  # noqa: E402
 
-ATTACKS = {  # label -> one_step keyword arguments (all rescaled to l2 norm 1)
-    "Adv_Loss_Sign": {"family": "linf", "magnitude": "l2"},
-    "Adv_Loss": {"family": "l2"},
-    "Adv_Alpha": {"family": "adv_alpha"},
-    "k-support (K = 50%)": {"family": "k_support", "k": 0.5},
+ATTACKS = {  # label in the outputs -> attack name in refimpl.evaluation.ATTACKS (l2 magnitudes)
+    "Adv_Loss_Sign": "adv_loss_sign",
+    "Adv_Loss": "adv_loss",
+    "Adv_Alpha": "adv_alpha",
+    "k-support (K = 50%)": "k_support",
 }
 PAPER_004_FIG1_ORDER = "Adv_Alpha <= Adv_Loss < Adv_Loss_Sign at every magnitude"
 
@@ -57,16 +59,9 @@ def load_model(path):
 
 def accuracy_curves(model, params, x, y, magnitudes, batch_size=500):
     """label -> accuracies at each magnitude (fractions), over all of x."""
-    logits_fn = lambda z: model.apply(params, z)  # noqa: E731
-    correct = {label: np.zeros(len(magnitudes)) for label in ATTACKS}
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        for label, kwargs in ATTACKS.items():
-            direction = one_step(logits_fn, xb, yb, radius=1.0, only_correct=True, **kwargs).delta
-            for i, c in enumerate(magnitudes):
-                predicted = np.argmax(to_numpy(model.apply(params, xb + c * direction)), axis=1)
-                correct[label][i] += np.sum(predicted == yb)
-    return {label: (counts / x.shape[0]).tolist() for label, counts in correct.items()}
+    curves = evaluate_curves(model, params, x, y, attacks=list(ATTACKS.values()),
+                             magnitudes=magnitudes, batch_size=batch_size)
+    return {label: curves[name] for label, name in ATTACKS.items()}
 
 
 def single_pixel(model, params, x, y, radii, batch_size=500):
