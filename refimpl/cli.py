@@ -123,6 +123,34 @@ def _evaluate_parser(commands):
     evaluate.set_defaults(run=_run("train", "evaluate_checkpoint"))
 
 
+def _reproduce_parser(commands):
+    from refimpl.reproduce.experiments import EXPERIMENTS  # noqa: PLC0415  (no arrays imported)
+    listing = "; ".join(f"{name}: {e.title}" for name, e in EXPERIMENTS.items())
+    reproduce = commands.add_parser(
+        "reproduce", help="run a paper's table or figure and compare with the paper",
+        description="Train the models of a paper's experiment (resumable), measure them, print "
+                    "our table beside the paper's numbers, and save result.json, table.csv and "
+                    f"PNG figures into OUT/NAME. Experiments: {listing}.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    reproduce.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
+                           help=f"experiment: {', '.join(EXPERIMENTS)}")
+    reproduce.add_argument("--out", type=Path, default=Path("results/reproduce"),
+                           help="output folder (trained models are cached in OUT/models)")
+    reproduce.add_argument("--epochs", type=int, default=None,
+                           help="train every model this many epochs (default: the paper's)")
+    reproduce.add_argument("--subset", type=int, default=None,
+                           help="train on the first N training examples (quick runs)")
+    reproduce.add_argument("--test-subset", type=int, default=None,
+                           help="score the first N test examples (quick runs)")
+    reproduce.add_argument("--seeds", type=int, nargs="+", default=[0],
+                           help="one training run per seed; tables report the mean")
+    _data_arguments(reproduce)
+    reproduce.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    reproduce.add_argument("--quiet", action="store_true",
+                           help="no progress bars or training lines (the table is printed)")
+    reproduce.set_defaults(run=_run("reproduce", "reproduce"))
+
+
 def _run(module: str, function: str):
     """The command's body, imported only when it runs (``--help`` stays fast)."""
     def run(args):
@@ -140,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _gradcheck_parser(commands)
     _train_parser(commands)
     _evaluate_parser(commands)
+    _reproduce_parser(commands)
     return parser
 
 
@@ -148,7 +177,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "order", 1) < 1:
         parser.error("--order must be >= 1")
-    for name in ("epochs", "batch_size", "subset"):
+    for name in ("epochs", "batch_size", "subset", "test_subset"):
         value = getattr(args, name, None)
         if value is not None and value < (0 if name == "epochs" else 1):
             parser.error(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'epochs' else '>= 1'}, got {value}")

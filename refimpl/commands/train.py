@@ -10,37 +10,18 @@ import json
 import time
 from pathlib import Path
 
-from refimpl import data as datasets
 from refimpl import nn
+from refimpl.data.pipeline import PREPROCESSING, prepare
 from refimpl.backend import make_rng, namespace_by_name
 from refimpl.training import METHODS, evaluate, fit, get_method, load_checkpoint
 from refimpl.training.methods import options_of
 
 __all__ = ["train", "evaluate_checkpoint", "load_data", "PREPROCESSING"]
 
-PREPROCESSING = ("none", "pad32-standardize")
-
-
 def load_data(name: str, *, data_dir=None, download=False, preprocess="none", subset=None):
-    """The data set ``name`` as NumPy arrays (x_train, y_train, x_test, y_test) and the Dataset.
-
-    ``pad32-standardize`` is the input pipeline of Shaham et al.'s code: zero-pad to 32x32,
-    then subtract the training mean and divide by the training std (MNIST constants).
-    """
-    ds = datasets.load(name, root=data_dir, download=download)
-    x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if preprocess == "pad32-standardize":
-        from refimpl.data import transforms  # noqa: PLC0415
-        mean, std = transforms.MNIST_PAD32_MEAN, transforms.MNIST_PAD32_STD
-        x_train, x_test = (transforms.standardize(transforms.pad(x, 32), mean, std)
-                           for x in (x_train, x_test))
-    elif preprocess != "none":
-        raise ValueError(f"preprocess: expected one of {PREPROCESSING}, got {preprocess!r}")
-    if subset is not None:
-        if subset < 1:
-            raise ValueError(f"subset: expected a positive number of examples, got {subset}")
-        x_train, y_train = x_train[:subset], y_train[:subset]
-    return (x_train, y_train, x_test, y_test), ds
+    """The data set ``name`` through :func:`refimpl.data.pipeline.prepare`."""
+    return prepare(name, data_dir=data_dir, download=download, preprocess=preprocess,
+                   subset=subset)
 
 
 def _optimizer(args):

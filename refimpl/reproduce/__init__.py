@@ -1,0 +1,117 @@
+"""``refimpl reproduce NAME``: run a paper's table or figure and report ours beside theirs.
+
+:data:`EXPERIMENTS` lists what can be reproduced (:mod:`.experiments` holds every setting);
+:func:`reproduce` trains the runs (resumable, cached under ``out/models``), measures them
+(:mod:`.measure`), prints the table beside the paper's numbers (:mod:`.paper`) and saves JSON,
+CSV and PNG into ``out/NAME``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from refimpl.evaluation import FixedSet, load_fixed_set, save_fixed_set
+
+from .experiments import EXPERIMENTS, Experiment, Run
+from .measure import MEASUREMENTS
+from .paper import PAPER_TABLES, PAPER_TITLES
+from .report import format_table, write_outputs
+from .runner import Trained, load_experiment_data, train_run, training_seconds
+
+__all__ = ["EXPERIMENTS", "PAPER_TABLES", "reproduce", "Experiment", "Run"]
+
+
+@dataclass
+class Context:
+    """What a measurement may use besides the trained runs."""
+
+    seeds: list
+    folder: Path
+    quiet: bool
+    train: Callable[[Run, int], Trained]
+    notes: list = field(default_factory=list)
+
+    def fixed_set(self, name: str, build: Callable[[], FixedSet]) -> FixedSet:
+        """A fixed adversarial set stored in the experiment folder (built once)."""
+        path = self.folder / f"{name}.npz"
+        if path.exists():
+            return load_fixed_set(path)
+        fixed = build()
+        save_fixed_set(path, fixed)
+        return fixed
+
+
+def reproduce(name: str, *, out="results/reproduce", epochs: int | None = None,
+              subset: int | None = None, test_subset: int | None = None, seeds=(0,),
+              data_dir=None, download: bool = False, xp=None, dtype=None, quiet: bool = False,
+              log=print) -> dict:
+    """Train, measure and report the experiment ``name``; returns the result dict.
+
+    Args:
+        out: output folder; trained runs go to ``out/models``, results to ``out/NAME``.
+        epochs: train every run this many epochs instead of the paper's (milestones scaled).
+        subset: train on the first N training examples; test_subset: score the first N test
+            examples (quick runs; the defaults are the papers' full sets).
+        seeds: one training run per seed for every model; tables report the mean.
+        xp, dtype: the array namespace (NumPy by default) and float dtype (float32).
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"name: unknown experiment {name!r}; choose one of "
+                         f"{', '.join(EXPERIMENTS)}")
+    if xp is None:
+        import numpy as xp  # noqa: PLC0415
+    dtype = dtype or xp.float32
+    experiment, seeds, began = EXPERIMENTS[name], list(seeds), time.perf_counter()
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    out, folder = Path(out), Path(out) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    data = load_experiment_data(experiment, xp=xp, dtype=dtype, data_dir=data_dir,
+                                download=download, subset=subset, test_subset=test_subset)
+    if not quiet:
+        log(f"refimpl reproduce {name}: {experiment.title} (paper {experiment.paper}: "
+            f"{PAPER_TITLES[experiment.paper]})\n  data: {data.description}; seeds {seeds}; "
+            f"out {folder}")
+
+    def train(run: Run, seed: int) -> Trained:
+        return train_run(run.with_epochs(epochs), seed, data, out=out, xp=xp, dtype=dtype,
+                         quiet=quiet, log=log)
+
+    trained = {run.label: [train(run, seed) for seed in seeds] for run in experiment.runs}
+    trained_at = time.perf_counter()
+    ctx = Context(seeds, folder, quiet, train)
+    result = MEASUREMENTS[experiment.measure](experiment, trained, data, ctx)
+    result.update(
+        experiment=name, title=experiment.title, paper=PAPER_TITLES[experiment.paper],
+        kind="figure" if experiment.measure == "attack_curves" else "table",
+        notes=experiment.notes, seeds=seeds, data=data.description,
+        settings={k: (asdict(v) if isinstance(v, Run) else v)
+                  for k, v in experiment.settings.items()},
+        runs=[{"label": label, **asdict(runs[0].run),
+               "folders": [str(t.folder) for t in runs],
+               "final_test_accuracy": [t.history[-1].get("test_accuracy") if t.history else None
+                                       for t in runs],
+               "training_seconds": [training_seconds(t) for t in runs]}
+              for label, runs in trained.items()],
+        wall_seconds={"this_call": time.perf_counter() - began,
+                      "measurement": time.perf_counter() - trained_at})
+    result["files"] = [str(p) for p in result.get("figures", [])] + [
+        str(p) for p in write_outputs(folder, name, result)]
+    log(_summary(name, result))  # the table is the answer: printed even with quiet
+    return result
+
+
+def _summary(name: str, result: dict) -> str:
+    lines = ["", format_table(name, result["rows"], result["columns"])]
+    for claim, holds in result.get("claims", []):
+        lines.append(f"  [{'holds' if holds else 'DOES NOT HOLD'}] {claim}")
+    epochs = sorted({run["epochs"] for run in result["runs"]})
+    train_time = sum(sum(run["training_seconds"]) for run in result["runs"])
+    lines.append(f"seeds {result['seeds']}; data {result['data']}; epochs {epochs}; training "
+                 f"{train_time:.0f} s (all epochs, as recorded), this call "
+                 f"{result['wall_seconds']['this_call']:.0f} s; files in "
+                 f"{Path(result['files'][-1]).parent}")
+    return "\n".join(lines)

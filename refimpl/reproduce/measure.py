@@ -1,0 +1,205 @@
+"""The measurements behind the papers' tables and figures, on trained runs.
+
+Each function takes the experiment, the trained networks (``label -> [Trained per seed]``),
+the data and a context (output folder, a function that trains an extra run, options), and
+returns a dict with ``rows`` (one per model: mean over seeds, and the per-seed values),
+``columns``, ``figures`` (PNG paths) and ``claims`` (the paper's qualitative findings, each
+checked on our numbers). Plots are drawn by :mod:`refimpl.plotting`, imported here lazily.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Callable
+
+from refimpl import evaluation
+from refimpl.backend import to_numpy
+
+__all__ = ["MEASUREMENTS"]
+
+
+def _aggregate(per_seed: list[list[dict]], columns: list[str]) -> list[dict]:
+    """Rows per seed -> one row per model: mean of each column, with the per-seed values."""
+    rows = []
+    for i, first in enumerate(per_seed[0]):
+        row = {"model": first["model"]}
+        for column in columns:
+            values = [seed_rows[i][column] for seed_rows in per_seed]
+            row[column] = statistics.fmean(values)
+            row[f"{column}_per_seed"] = values
+            if len(values) > 1:
+                row[f"{column}_std"] = statistics.stdev(values)
+        rows.append(row)
+    return rows
+
+
+def _attack_spec(name: str) -> tuple[str, dict]:
+    """"k_support@0.25" -> ("k_support", {"k": 0.25}); other names have no overrides."""
+    if "@" in name:
+        base, k = name.split("@")
+        return base, {"k": float(k)}
+    return name, {}
+
+
+def robustness(experiment, trained: dict, data, ctx) -> dict:
+    """Accuracy of every model on the clean test set and on each white-box attack's set."""
+    attacks = list(experiment.settings["attacks"])
+    columns = ["clean"] + attacks
+    per_seed = []
+    for s in range(len(ctx.seeds)):
+        models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
+        per_seed.append(evaluation.robustness_table(
+            models, data.x_test, data.y_test, attacks=attacks,
+            radius=experiment.settings["radius"], seed=ctx.seeds[s], progress=not ctx.quiet))
+    return {"rows": _aggregate(per_seed, columns), "columns": columns, "figures": [],
+            "claims": _robustness_claims(_aggregate(per_seed, columns), attacks)}
+
+
+def huang_table(experiment, trained: dict, data, ctx) -> dict:
+    """Paper 004's tables: clean, the stored Fixed set, Adv_Loss_Sign, Adv_Loss, Adv_Alpha."""
+    attacks = ["adv_loss_sign", "adv_loss", "adv_alpha"]
+    radius = experiment.settings["radius"]
+    columns = ["clean", "fixed"] + attacks
+    per_seed = []
+    for s, seed in enumerate(ctx.seeds):
+        fixed = ctx.fixed_set(f"fixed-seed{seed}", lambda: _huang_fixed(experiment, seed, data,
+                                                                        ctx, radius))
+        models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
+        per_seed.append(evaluation.robustness_table(
+            models, data.x_test, data.y_test, attacks=attacks, radius=radius,
+            fixed={"fixed": fixed}, seed=seed, progress=not ctx.quiet))
+    rows = _aggregate(per_seed, columns)
+    return {"rows": rows, "columns": columns, "figures": [],
+            "claims": _robustness_claims(rows, attacks) + _alpha_claim(rows)}
+
+
+def _huang_fixed(experiment, seed, data, ctx, radius):
+    baseline = ctx.train(experiment.settings["fixed_from"], seed + 1000)
+    return evaluation.build_fixed_set(
+        baseline.model, baseline.params, data.x_test, data.y_test, attacks=["adv_loss"],
+        radius=radius, keep="all", seed=seed,
+        meta={"baseline": f"{baseline.run.model} trained normally, seed {seed + 1000}"})
+
+
+def shaham_table(experiment, trained: dict, data, ctx) -> dict:
+    """Paper 001's Table 1: the test set and A_mnist, made against the baseline."""
+    radii = experiment.settings["radii"]
+    columns = ["clean", "a_mnist"]
+    per_seed, sizes = [], []
+    for s, seed in enumerate(ctx.seeds):
+        base = trained["Baseline"][s]
+        fixed = ctx.fixed_set(f"a_mnist-seed{seed}", lambda: evaluation.build_fixed_set(
+            base.model, base.params, data.x_test, data.y_test, attacks=list(radii),
+            radius=radii, keep="fooled", seed=seed,
+            meta={"baseline": f"{base.run.model}, seed {seed}", "radii": radii}))
+        sizes.append(int(fixed.y.shape[0]))
+        models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
+        per_seed.append(evaluation.robustness_table(
+            models, data.x_test, data.y_test, attacks=[], fixed={"a_mnist": fixed},
+            seed=seed, progress=not ctx.quiet))
+    rows = _aggregate(per_seed, columns)
+    clean = {row["model"]: row["clean"] for row in rows}
+    claims = [("robust training does not cost clean accuracy (each robust net within 0.5 % of "
+               "the baseline or better)",
+               all(clean[m] >= clean["Baseline"] - 0.005 for m in clean if m != "Baseline")),
+              ("every robustified net classifies a good part of A_mnist correctly (> 20 %)",
+               all(row["a_mnist"] > 0.2 for row in rows if row["model"] != "Baseline"))]
+    return {"rows": rows, "columns": columns, "figures": [], "claims": claims,
+            "extra": {"a_mnist_size_per_seed": sizes}}
+
+
+def attack_curves(experiment, trained: dict, data, ctx) -> dict:
+    """Accuracy against magnitude: one curve per attack (one model) or per model (one attack)."""
+    from refimpl.plotting import accuracy_vs_magnitude  # noqa: PLC0415
+    attacks, magnitudes = experiment.settings["attacks"], experiment.settings["magnitudes"]
+    curves = {}
+    for label, runs in trained.items():
+        per_seed = [evaluation.accuracy_vs_magnitude(r.model, r.params, data.x_test, data.y_test,
+                                                     attacks=attacks, magnitudes=magnitudes,
+                                                     seed=seed)
+                    for r, seed in zip(runs, ctx.seeds)]
+        for attack in attacks:
+            name = label if experiment.settings.get("per_model") else evaluation.TITLES[attack]
+            curves[name] = [statistics.fmean(c[attack][i] for c in per_seed)
+                            for i in range(len(magnitudes))]
+    xlabel = ("epsilon (standardised units)" if experiment.settings.get("per_model")
+              else "perturbation magnitude (l2 norm)")
+    figure = accuracy_vs_magnitude({k: (magnitudes, v) for k, v in curves.items()},
+                                   ctx.folder / "accuracy_vs_magnitude.png",
+                                   title=experiment.title, xlabel=xlabel)
+    rows = [{"model": name, **{f"{m:g}": a for m, a in zip(magnitudes, accs)}}
+            for name, accs in curves.items()]
+    return {"rows": rows, "columns": [f"{m:g}" for m in magnitudes], "figures": [figure],
+            "claims": _curve_claims(experiment.name, curves, magnitudes)}
+
+
+def precision_recall(experiment, trained: dict, data, ctx) -> dict:
+    """Micro-averaged precision-recall per test set (one figure each), AP table over models."""
+    from refimpl.plotting import pr_curves  # noqa: PLC0415
+    columns, figures, rows = list(experiment.settings["attacks"]), [], {}
+    for name in columns:
+        curves = {}
+        for label, runs in trained.items():
+            run, seed = runs[0], ctx.seeds[0]
+            attack, overrides = _attack_spec(name)
+            x = data.x_test if attack == "clean" else evaluation.perturb(
+                run.model, run.params, data.x_test, data.y_test, attack,
+                radius=experiment.settings["radius"], seed=seed, **overrides)
+            pr = evaluation.precision_recall(run.model, run.params, x, data.y_test)
+            curves[label] = (pr["recall"], pr["precision"], pr["average_precision"])
+            rows.setdefault(label, {"model": label})[name] = pr["average_precision"]
+        figures.append(pr_curves(curves, ctx.folder / f"pr_{name.replace('@', '_k')}.png",
+                                 title=f"{experiment.title}: {name} test set"))
+    rows = list(rows.values())
+    perturbed = [c for c in columns if c != "clean"]
+    best = [max(rows, key=lambda r: r[c])["model"] for c in perturbed]
+    claims = [("K-support training has the largest average precision on most perturbed sets",
+               best.count("Ksup") > len(perturbed) / 2)]
+    return {"rows": rows, "columns": columns, "figures": figures, "claims": claims,
+            "extra": {"best_per_set": dict(zip(perturbed, best)), "seed": ctx.seeds[0]}}
+
+
+def _robustness_claims(rows, attacks) -> list:
+    by = {row["model"]: row for row in rows}
+    normal = by.get("Normal")
+    if normal is None:
+        return []
+    adversarial = [m for m in by if m not in ("Normal", "Dropout", "URN")]
+    claims = [("the Normal net collapses under the attacks (below 50 % on every attacked set)",
+               all(normal[a] < 0.5 for a in attacks if a != "urn"))]
+    if adversarial:
+        claims.append(("adversarially trained nets keep most of their accuracy (> 50 % on "
+                       "every attacked set)",
+                       all(by[m][a] > 0.5 for m in adversarial for a in attacks if a != "urn")))
+        claims.append(("adversarial training does not cost clean accuracy (within 1 % of "
+                       "Normal)", all(by[m]["clean"] >= normal["clean"] - 0.01
+                                      for m in adversarial)))
+    return claims
+
+
+def _alpha_claim(rows) -> list:
+    return [("Adv_Alpha is the strongest of the three attacks on every net",
+             all(r["adv_alpha"] <= min(r["adv_loss"], r["adv_loss_sign"]) + 1e-12 for r in rows))]
+
+
+def _curve_claims(name, curves, magnitudes) -> list:
+    inner = range(1, len(magnitudes))
+    if name == "huang-fig1":
+        a, l, s = curves["Adv_Alpha"], curves["Adv_Loss"], curves["Adv_Loss_Sign"]
+        return [("Adv_Alpha <= Adv_Loss < Adv_Loss_Sign at every magnitude > 0",
+                 all(a[i] <= l[i] + 1e-12 and l[i] < s[i] for i in inner))]
+    if name == "ksup-fig4":
+        k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES["linf"]]
+        return [("K-support noise lowers accuracy more than l_inf (sign) noise at every "
+                 "magnitude > 0", all(k[i] <= s[i] for i in inner))]
+    if name == "shaham-fig3":
+        base = curves["Baseline"]
+        return [("every robustified net is more accurate than the baseline at every epsilon > 0",
+                 all(curves[m][i] > base[i] for m in curves if m != "Baseline" for i in inner))]
+    return []
+
+
+MEASUREMENTS: dict[str, Callable[..., dict]] = {
+    "robustness": robustness, "huang_table": huang_table, "shaham_table": shaham_table,
+    "attack_curves": attack_curves, "precision_recall": precision_recall}

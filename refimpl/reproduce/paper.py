@@ -1,0 +1,112 @@
+"""The papers' published numbers, as data: what ``refimpl reproduce`` prints beside ours.
+
+Every table records where it comes from (paper, table, the file in ``shared/papers``) and its
+rows as {column: accuracy as a fraction}. The column keys are the ones our experiments write,
+so a table can be compared cell by cell; ``columns`` maps each key to the paper's heading.
+Values are copied as printed (single runs; paper 004's tables and its authors' notebooks differ
+by up to 0.12 absolute, see SPEC.md).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PAPER_TABLES", "PAPER_TITLES"]
+
+PAPER_TITLES = {
+    "000": "Adversarial noise from the K-support norm, and training with it (IEEE Access, 2016)",
+    "001": "Understanding adversarial training: increasing local stability of neural nets "
+           "through robust optimization (Shaham, Yamada, Negahban)",
+    "003": "A unified gradient regularization family for adversarial examples "
+           "(Lyu, Huang, Liang)",
+    "004": "Learning with a strong adversary (Huang, Xu, Schuurmans, Szepesvari)",
+}
+
+_HUANG_COLUMNS = {"clean": "Validation", "fixed": "Fixed", "adv_loss_sign": "Adv_Loss_Sign",
+                  "adv_loss": "Adv_Loss", "adv_alpha": "Adv_Alpha"}
+_KSUP_COLUMNS = {"clean": "Normal", "linf": "l_inf norm", "l2": "l_2 norm",
+                 "k_support": "Ksup-adv"}
+
+PAPER_TABLES = {
+    "huang-table1": {
+        "paper": "004", "table": "Table 1", "file": "004_8f0c16072913587e.txt",
+        "caption": "2-hidden-layer MLPs on MNIST; perturbations of l2 magnitude 1.5",
+        "columns": _HUANG_COLUMNS,
+        "rows": {
+            "Normal": {"clean": 0.980, "fixed": 0.320, "adv_loss_sign": 0.187,
+                       "adv_loss": 0.085, "adv_alpha": 0.073},
+            "Dropout": {"clean": 0.983, "fixed": 0.337, "adv_loss_sign": 0.233,
+                        "adv_loss": 0.115, "adv_alpha": 0.088},
+            "Goodfellow": {"clean": 0.991, "fixed": 0.955, "adv_loss_sign": 0.928,
+                           "adv_loss": 0.724, "adv_alpha": 0.711},
+            "LWA": {"clean": 0.990, "fixed": 0.972, "adv_loss_sign": 0.939,
+                    "adv_loss": 0.861, "adv_alpha": 0.854},
+            "LWA_Rep": {"clean": 0.986, "fixed": 0.797, "adv_loss_sign": 0.819,
+                        "adv_loss": 0.673, "adv_alpha": 0.646},
+        },
+    },
+    "huang-table2": {
+        "paper": "004", "table": "Table 2", "file": "004_8f0c16072913587e.txt",
+        "caption": "LeNet on MNIST; perturbations of l2 magnitude 1.5",
+        "columns": _HUANG_COLUMNS,
+        "rows": {
+            "Normal": {"clean": 0.9916, "fixed": 0.6342, "adv_loss_sign": 0.6940,
+                       "adv_loss": 0.3998, "adv_alpha": 0.3792},
+            "LWA": {"clean": 0.9932, "fixed": 0.9817, "adv_loss_sign": 0.9800,
+                    "adv_loss": 0.9533, "adv_alpha": 0.9529},
+        },
+    },
+    "ksup-table1": {
+        "paper": "000", "table": "Table I", "file": "000_85b1ea022f22f328.txt",
+        "caption": "LeNet on MNIST; perturbations of l2 magnitude 1.5",
+        "columns": _KSUP_COLUMNS,
+        "rows": {
+            "Normal": {"clean": 0.990, "linf": 0.857, "l2": 0.688, "k_support": 0.695},
+            "Dropout": {"clean": 0.988, "linf": 0.883, "l2": 0.708, "k_support": 0.722},
+            "Goodfellow": {"clean": 0.992, "linf": 0.981, "l2": 0.936, "k_support": 0.937},
+            "Ksup": {"clean": 0.993, "linf": 0.983, "l2": 0.960, "k_support": 0.960},
+            "Ksup+Dropout25%": {"clean": 0.991, "linf": 0.986, "l2": 0.967,
+                                "k_support": 0.968},
+            "Ksup+Dropout50%": {"clean": 0.991, "linf": 0.985, "l2": 0.969,
+                                "k_support": 0.968},
+        },
+    },
+    "ksup-table2": {
+        "paper": "000", "table": "Table II", "file": "000_85b1ea022f22f328.txt",
+        "caption": "MLP 784-400-400-10 on MNIST; perturbations of l2 magnitude 1.5",
+        "columns": _KSUP_COLUMNS,
+        "rows": {
+            "Normal": {"clean": 0.981, "linf": 0.289, "l2": 0.205, "k_support": 0.214},
+            "Dropout": {"clean": 0.983, "linf": 0.393, "l2": 0.231, "k_support": 0.238},
+            "Goodfellow": {"clean": 0.989, "linf": 0.925, "l2": 0.717, "k_support": 0.717},
+            "Ksup": {"clean": 0.987, "linf": 0.936, "l2": 0.857, "k_support": 0.858},
+            "Ksup+Dropout50%": {"clean": 0.984, "linf": 0.956, "l2": 0.900,
+                                "k_support": 0.900},
+        },
+    },
+    "ksup-table3": {
+        "paper": "000", "table": "Table III", "file": "000_85b1ea022f22f328.txt",
+        "caption": "MLP 784-400-400-10 on MNIST trained on clean, uniform-noise (URN) and "
+                   "k-support perturbed data; magnitude 1.5",
+        "columns": {**_KSUP_COLUMNS, "urn": "URN"},
+        "rows": {
+            "Normal": {"clean": 0.981, "linf": 0.289, "l2": 0.205, "k_support": 0.210,
+                       "urn": 0.256},
+            "URN": {"clean": 0.942, "linf": 0.806, "l2": 0.666, "k_support": 0.667,
+                    "urn": 0.631},
+            "Ksup": {"clean": 0.986, "linf": 0.931, "l2": 0.852, "k_support": 0.845,
+                     "urn": 0.350},
+        },
+    },
+    "shaham-table1": {
+        "paper": "001", "table": "Table 1", "file": "001_2c0de69ed65fa96c.txt",
+        "caption": "CNN on MNIST: the test set and A_mnist, adversarial examples made against "
+                   "the baseline",
+        "columns": {"clean": "MNIST test set", "a_mnist": "A_mnist"},
+        "rows": {
+            "Baseline": {"clean": 0.9909, "a_mnist": 0.0},
+            "Robust l1": {"clean": 0.9916, "a_mnist": 0.3383},
+            "Robust l2": {"clean": 0.9928, "a_mnist": 0.7655},
+            "Robust linf": {"clean": 0.9933, "a_mnist": 0.7996},
+        },
+    },
+}
+"""Experiment name -> the paper's table (values as fractions, with its source)."""
