@@ -125,8 +125,7 @@ def perturb(model, params: dict, x: Array, y: Array, attack: str, *, radius: flo
     walk = _adversarial_batches(model, params, x, y, attack, radius=radius,
                                 only_correct=only_correct, seed=seed, batch_size=batch_size,
                                 clip=clip, overrides=overrides)
-    parts = [x_adv for x_adv, _ in walk]
-    return xp.concat(parts, axis=0) if len(parts) > 1 else xp.asarray(parts[0], copy=True)
+    return xp.concat([x_adv for x_adv, _ in walk], axis=0)  # a new array, even for "clean"
 
 
 def accuracy(model, params: dict, x: Array, y: Array, *, batch_size: int = 1000) -> float:

@@ -91,7 +91,8 @@ def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[st
     """Perturb the test set against a baseline with each attack and keep the rows ``keep`` says.
 
     keep="fooled": attacks move only correctly classified points, and a row is kept when
-    argmax f(x) = y and argmax f(x_adv) != y (the baseline's accuracy on the set is 0).
+    argmax f(x) = y and argmax f(x_adv) != y (the baseline's accuracy on the set is 0, up to
+    a logit tie that rounding in another batch composition could break).
     keep="all": every point is moved (``only_correct`` off) and kept: N rows per attack.
     Rows are grouped by attack, in the order of ``attacks``, then by test index.
 
@@ -154,9 +155,13 @@ def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[st
 def save_fixed_set(path, fixed: FixedSet) -> Path:
     """Write ``fixed`` atomically to ``path`` (an ``.npz`` archive; see the module docstring)."""
     path = Path(path)
+    try:
+        meta = json.dumps(fixed.meta)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"fixed.meta: expected JSON-serialisable values: {err}") from err
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"x": fixed.x, "y": fixed.y, "index": fixed.index, "attack": fixed.attack,
-              "meta": np.asarray(json.dumps(fixed.meta)), "format": np.asarray(FORMAT_VERSION)}
+              "meta": np.asarray(meta), "format": np.asarray(FORMAT_VERSION)}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

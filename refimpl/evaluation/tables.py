@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
                       count_correct, logits_of)
-from .attacks import RANDOM_ATTACKS, accuracy_under_attack, one_step_kwargs
+from .attacks import ATTACKS, RANDOM_ATTACKS, accuracy_under_attack, one_step_kwargs
 from .fixed import FixedSet, score_fixed_set
 
 Array = Any
@@ -69,7 +69,9 @@ def robustness_table(models: Mapping[str, tuple], x: Array, y: Array, *,
     columns = ["clean"] + [a for a in _attack_names(attacks, allow_clean=True) if a != "clean"]
     radii = dict(radii or {})
     for name, value in radii.items():
-        one_step_kwargs(name, allow_clean=False)
+        if name not in ATTACKS:
+            raise ValueError(f"radii: expected attack names from {', '.join(ATTACKS)}, got "
+                             f"{name!r}")
         check_radius(value, f"radii[{name!r}]")
     radius = check_radius(radius)
     fixed = dict(fixed or {})

@@ -49,6 +49,8 @@ def test_robustness_table_progress_bar_and_errors(capsys):
         robustness_table({"a": (model, params)}, x, y, attacks="l2")
     with pytest.raises(ValueError, match=r"radii\['l2'\]: expected a finite number >= 0"):
         robustness_table({"a": (model, params)}, x, y, attacks=["l2"], radii={"l2": -2})
+    with pytest.raises(ValueError, match=r"radii: expected attack names from linf, .*got 'L2'"):
+        robustness_table({"a": (model, params)}, x, y, attacks=["l2"], radii={"L2": 2})
     with pytest.raises(ValueError, match=r"models\['a'\]: expected a \(model, params\) pair"):
         robustness_table({"a": model}, x, y, attacks=["l2"])
     fixed = build_fixed_set(model, params, x, y, attacks=["l2"], radius=1.0, keep="all")
