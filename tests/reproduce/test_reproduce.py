@@ -1,0 +1,166 @@
+"""refimpl reproduce on a tiny synthetic MNIST: every experiment end to end, caching and
+resumption of runs, the paper tables' consistency with the experiments, and the CLI."""
+
+import gzip
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+
+from refimpl.cli import main
+from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, reproduce
+from refimpl.reproduce.experiments import Run
+from refimpl.reproduce.report import compare, format_table
+
+
+def _idx(array):
+    array = np.asarray(array, dtype=np.uint8)
+    return struct.pack(">I", 0x800 + array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) \
+        + array.tobytes()
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory):
+    """A learnable MNIST look-alike: each class a bright band at its own rows, plus noise."""
+    folder = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 120), ("t10k", 40)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        for i, label in enumerate(labels):
+            images[i, 2 + 2 * label:4 + 2 * label, 4:24] = 255
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def results(mnist_dir, tmp_path_factory):
+    """Every experiment, one epoch per run, into one output folder (runs are shared)."""
+    out = tmp_path_factory.mktemp("reproduce")
+    lines = []
+    done = {name: reproduce(name, out=out, epochs=1, data_dir=mnist_dir, quiet=True,
+                            log=lines.append) for name in EXPERIMENTS}
+    return out, done, "\n".join(lines)
+
+
+def test_every_experiment_writes_its_results(results):
+    out, done, printed = results
+    for name, result in done.items():
+        experiment = EXPERIMENTS[name]
+        folder = out / name
+        saved = json.loads((folder / "result.json").read_text())
+        assert saved["experiment"] == name and saved["seeds"] == [0]
+        assert saved["data"]["train_examples"] == 120 and saved["data"]["test_examples"] == 40
+        assert {run["label"] for run in saved["runs"]} == {r.label for r in experiment.runs}
+        assert all(run["epochs"] == 1 for run in saved["runs"])
+        header = (folder / "table.csv").read_text().splitlines()[0]
+        assert header == "model,column,ours,paper,difference,std"
+        for row in result["rows"]:
+            for column in result["columns"]:
+                assert 0.0 <= row[column] <= 1.0, (name, row["model"], column)
+        for path in result["files"]:
+            assert (folder / path.split("/")[-1]).is_file() or path.endswith(".png")
+        pngs = list(folder.glob("*.png"))
+        assert pngs and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs), name
+        assert isinstance(result["claims"], list)
+        assert f"epochs [1]" in printed
+
+
+def test_tables_carry_the_papers_values(results):
+    _, done, printed = results
+    for name, paper in PAPER_TABLES.items():
+        rows = done[name]["rows"]
+        assert {r["model"] for r in rows} == set(paper["rows"]), name
+        assert set(paper["columns"]) == set(done[name]["columns"]), name
+        record = compare(name, rows, done[name]["columns"])[0]
+        assert record["paper"] == paper["rows"][record["model"]][record["column"]]
+        assert record["difference"] == pytest.approx(record["ours"] - record["paper"])
+    assert "98.0)" in printed  # the Normal MLP's clean accuracy in huang-table1, in brackets
+
+
+def test_paper_tables_are_fractions_with_a_source():
+    for name, paper in PAPER_TABLES.items():
+        assert name in EXPERIMENTS and paper["file"].startswith(paper["paper"])
+        for row in paper["rows"].values():
+            assert all(0.0 <= v <= 1.0 for v in row.values())
+
+
+def test_fixed_sets_are_stored_and_sized(results):
+    out, done, _ = results
+    fixed = np.load(out / "huang-table1" / "fixed-seed0.npz")
+    assert fixed["x"].shape == (40, 1, 28, 28)  # keep="all": every test point moved
+    a_mnist = np.load(out / "shaham-table1" / "a_mnist-seed0.npz")
+    assert a_mnist["x"].shape[1:] == (1, 32, 32)
+    assert done["shaham-table1"]["extra"]["a_mnist_size_per_seed"] == [a_mnist["x"].shape[0]]
+    baseline = next(r for r in done["shaham-table1"]["rows"] if r["model"] == "Baseline")
+    assert baseline["a_mnist"] == 0.0 or a_mnist["x"].shape[0] == 0
+
+
+def test_runs_are_cached_and_not_retrained(results, mnist_dir):
+    out, done, _ = results
+    shared = {tuple(r["folders"]) for name in ("ksup-table2", "ksup-table3")
+              for r in done[name]["runs"] if r["label"] in ("Normal", "Ksup")}
+    assert len(shared) == 2  # ksup-table3 reused ksup-table2's Normal and Ksup networks
+    checkpoint = out / "models" / EXPERIMENTS["ksup-table3"].runs[1].with_epochs(1).key() / \
+        "seed0-train120" / "checkpoint.npz"
+    before = checkpoint.stat().st_mtime_ns
+    again = reproduce("ksup-table3", out=out, epochs=1, data_dir=mnist_dir, quiet=True,
+                      log=lambda _: None)
+    assert checkpoint.stat().st_mtime_ns == before
+    assert again["rows"] == done["ksup-table3"]["rows"]
+
+
+def test_a_longer_run_resumes_from_the_checkpoint(mnist_dir, tmp_path):
+    lines = []
+    reproduce("ksup-fig4", out=tmp_path, epochs=2, data_dir=mnist_dir, subset=60, seeds=[3],
+              log=lines.append)
+    saved = json.loads((tmp_path / "ksup-fig4" / "result.json").read_text())
+    assert saved["data"]["train_examples"] == 60 and saved["runs"][0]["epochs"] == 2
+    assert "epoch 2/2" in "\n".join(lines)
+
+
+def test_seeds_are_averaged(mnist_dir, tmp_path):
+    result = reproduce("ksup-table3", out=tmp_path, epochs=1, data_dir=mnist_dir, seeds=[0, 1],
+                       quiet=True, log=lambda _: None)
+    for row in result["rows"]:
+        values = row["clean_per_seed"]
+        assert len(values) == 2 and row["clean"] == pytest.approx(sum(values) / 2)
+        assert row["clean_std"] == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2))
+
+
+def test_run_keys_and_epoch_scaling():
+    run = Run("Normal", "mlp-100-100", epochs=50, milestones={30: 0.01})
+    assert run.with_epochs(5).milestones == {3: 0.01}
+    assert run.with_epochs(None) is run
+    assert Run("Other label", "mlp-100-100", epochs=50, milestones={30: 0.01}).key() == run.key()
+    assert run.with_epochs(5).key() != run.key()
+    assert Run("Normal", "mlp-100-100", "lwa", {"radius": 1.0}).key() != \
+        Run("Normal", "mlp-100-100", "lwa", {"radius": 1.5}).key()
+
+
+def test_format_table_shows_ours_beside_the_papers():
+    rows = [{"model": "Baseline", "clean": 0.99, "a_mnist": 0.0}]
+    text = format_table("shaham-table1", rows, ["clean", "a_mnist"])
+    assert "99.0 (99.1)" in text and "A_mnist" in text and "Table 1 of paper 001" in text
+
+
+def test_cli(mnist_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    help_text = capsys.readouterr().out
+    assert all(name in help_text for name in EXPERIMENTS)
+    with pytest.raises(SystemExit):
+        main(["reproduce", "no-such-table"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["reproduce", "huang-table2", "--epochs", "1", "--subset", "30",
+                 "--test-subset", "20", "--data-dir", str(mnist_dir), "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "LWA" in printed and "99.3)" in printed
+    assert (tmp_path / "huang-table2" / "table.png").is_file()
+    missing = main(["reproduce", "ksup-table2", "--data-dir", str(tmp_path / "none"),
+                    "--out", str(tmp_path), "--quiet"])
+    assert missing == 2 and "mnist" in capsys.readouterr().err.lower()
