@@ -52,8 +52,9 @@ def robustness(experiment, trained: dict, data, ctx) -> dict:
         per_seed.append(evaluation.robustness_table(
             models, data.x_test, data.y_test, attacks=attacks,
             radius=experiment.settings["radius"], seed=ctx.seeds[s], progress=not ctx.quiet))
-    return {"rows": _aggregate(per_seed, columns), "columns": columns, "figures": [],
-            "claims": _robustness_claims(_aggregate(per_seed, columns), attacks)}
+    rows = _aggregate(per_seed, columns)
+    return {"rows": rows, "columns": columns, "claims": _robustness_claims(rows, attacks),
+            "figures": _examples(trained, data, ctx, attacks, experiment.settings["radius"])}
 
 
 def huang_table(experiment, trained: dict, data, ctx) -> dict:
@@ -70,8 +71,40 @@ def huang_table(experiment, trained: dict, data, ctx) -> dict:
             models, data.x_test, data.y_test, attacks=attacks, radius=radius,
             fixed={"fixed": fixed}, seed=seed, progress=not ctx.quiet))
     rows = _aggregate(per_seed, columns)
-    return {"rows": rows, "columns": columns, "figures": [],
-            "claims": _robustness_claims(rows, attacks) + _alpha_claim(rows)}
+    return {"rows": rows, "columns": columns,
+            "claims": _robustness_claims(rows, attacks) + _alpha_claim(rows),
+            "figures": _examples(trained, data, ctx, attacks, radius)}
+
+
+def _examples(trained: dict, data, ctx, attacks, radius, count: int = 8) -> list[Path]:
+    """Perturbed-example grid (paper 000 Figs. 2-3) and the magnified Adv_Alpha / l2
+    perturbation (paper 003 Figs. 3-4), made against the first model of the table."""
+    from refimpl.plotting import example_grid, perturbation_grid  # noqa: PLC0415
+    label, runs = next(iter(trained.items()))
+    run, x, y = runs[0], data.x_test[:count], data.y_test[:count]
+    rows = {"clean": to_numpy(x)}
+    for attack in attacks:
+        x_adv = evaluation.perturb(run.model, run.params, x, y, attack, radius=radius,
+                                   only_correct=False, seed=ctx.seeds[0])
+        rows[evaluation.TITLES[attack]] = to_numpy(x_adv)
+    predictions = {}
+    for name, images in rows.items():
+        logits = to_numpy(run.model.apply(run.params, _on(x, images)))
+        predictions[name] = [f"pred {k}" for k in logits.argmax(axis=1)]
+    grid = example_grid(rows, ctx.folder / "examples.png", labels=predictions,
+                        title=f"{count} test images perturbed against {label} "
+                              f"(l2 magnitude {radius:g}); captions: its predictions")
+    last = list(rows)[-1]
+    magnified = perturbation_grid(rows["clean"], rows[last] - rows["clean"],
+                                  ctx.folder / "perturbation.png",
+                                  title=f"{last} perturbation against {label}, magnified")
+    return [grid, magnified]
+
+
+def _on(like, array):
+    """A NumPy array moved to the namespace of ``like``."""
+    from refimpl.backend import get_namespace  # noqa: PLC0415
+    return get_namespace(like).asarray(array)
 
 
 def _huang_fixed(experiment, seed, data, ctx, radius):
