@@ -124,24 +124,17 @@ def prop_c_regulariser(w, radius: float = 0.5, x: float = 1.0, y: float = 1.0) -
     return softplus(-y * w * x + radius * np.abs(w)) - softplus(-y * w * x)
 
 
-def plot_prop_c(path, radius: float = 0.5, w_min: float = -6.0, w_max: float = 20.0) -> None:
+def plot_prop_c(path, radius: float = 0.5, w_min: float = -6.0, w_max: float = 20.0):
     """Save a PNG of Prop. C's R_z(w) (x = y = 1) with a chord above which it rises."""
-    import matplotlib  # noqa: PLC0415  (plotting only: theory never imports it at import time)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    from refimpl.plotting import line_plot  # noqa: PLC0415  (matplotlib only when plotting)
     w = np.linspace(w_min, w_max, 801)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(w, prop_c_regulariser(w, radius), label=f"R_z(w), radius {radius}, x = y = 1")
     ends = np.array([0.0, w_max])
-    ax.plot(ends, prop_c_regulariser(ends, radius), "--", label="a chord below the curve")
-    ax.set_xlabel("w")
-    ax.set_ylabel("R_z(w)")
-    ax.set_title("Prop. C: the induced regulariser is not convex")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    curve = f"R_z(w), radius {radius}, x = y = 1"
+    return line_plot({curve: (w, prop_c_regulariser(w, radius)),
+                      "a chord below the curve": (ends, prop_c_regulariser(ends, radius))},
+                     path, xlabel="w", ylabel="R_z(w)",
+                     title="Prop. C: the induced regulariser is not convex",
+                     styles={"a chord below the curve": "--"})
 
 
 def separation_half_margin(X, y, p: float) -> float:

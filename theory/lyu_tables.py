@@ -113,29 +113,15 @@ def write_outputs(result: dict, out_dir) -> list[pathlib.Path]:
 
 
 def _histograms(rows, out) -> list[pathlib.Path]:
-    import matplotlib  # noqa: PLC0415  (only the plots need it)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, axes = plt.subplots(1, len(rows), figsize=(4 * len(rows), 3.2), squeeze=False)
-    for ax, row in zip(axes[0], rows):
-        ax.hist(row["perturbations"], bins=60)
-        ax.set_title(f"lambda = {row['lambda']:g}")
-        ax.set_xlabel("minimum perturbation (l2)")
-    axes[0][0].set_ylabel("training examples")
-    fig.suptitle("Fig. 5: minimum perturbations of softmax regression")
-    fig.tight_layout()
-    fig5 = out / "fig5_min_perturbations.png"
-    fig.savefig(fig5, dpi=110)
-    plt.close(fig)
+    from refimpl.plotting import min_perturbation_histogram  # noqa: PLC0415  (plots only)
+    fig5 = min_perturbation_histogram(
+        {f"lambda = {row['lambda']:g}": np.asarray(row["perturbations"]) for row in rows},
+        out / "fig5_min_perturbations.png", bins=60,
+        title="Fig. 5: minimum perturbations of softmax regression (training set)")
     smallest = min(rows, key=lambda r: r["lambda"])
     values = np.asarray(smallest["perturbations"])
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.hist(values[values < 0.1], bins=40, range=(0, 0.1))
-    ax.set_title(f"Fig. 7: lambda = {smallest['lambda']:g}, values below 0.1")
-    ax.set_xlabel("minimum perturbation (l2)")
-    fig.tight_layout()
-    fig7 = out / "fig7_min_perturbations_below_0.1.png"
-    fig.savefig(fig7, dpi=110)
-    plt.close(fig)
+    fig7 = min_perturbation_histogram(
+        {f"lambda = {smallest['lambda']:g}": values[values < 0.1]},
+        out / "fig7_min_perturbations_below_0.1.png",
+        title=f"Fig. 7: lambda = {smallest['lambda']:g}, values below 0.1")
     return [fig5, fig7]

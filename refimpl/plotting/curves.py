@@ -1,4 +1,5 @@
-"""Line plots: learning curves, accuracy against perturbation magnitude, precision-recall."""
+"""Line plots: learning curves, accuracy against perturbation magnitude, precision-recall,
+and any labelled lines."""
 
 from __future__ import annotations
 
@@ -148,3 +149,29 @@ def _step_style(recall: np.ndarray) -> str:
     if np.all(steps <= 0):
         return "steps-post"  # falling recall: the step at R_n runs on to R_{n-1}
     return "default"
+
+
+def line_plot(curves: Mapping[str, tuple], path, *, xlabel: str, ylabel: str,
+              title: str = "", styles: Mapping[str, str] | None = None) -> Path:
+    """Any y against x, one line per label: ``curves`` maps a label to ``(x, y)``.
+
+    For the figures that are neither accuracies nor learning curves (the theory package's
+    regulariser of "Learning with a strong adversary" Prop. C, say). ``styles`` maps a label
+    to a matplotlib format string ("--", "o-"); the default is a solid line. 6 x 3.5 inches.
+    """
+    return save(_line_plot_figure(curves, xlabel, ylabel, title, styles or {}), path)
+
+
+def _line_plot_figure(curves, xlabel, ylabel, title, styles) -> Figure:
+    require_items(curves, "curves")
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for label, (x, y) in curves.items():
+        x, y = same_length(x, y, f"curves[{label!r}]")
+        ax.plot(x, y, styles.get(label, "-"), label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig

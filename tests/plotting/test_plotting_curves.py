@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from plotting_checks import assert_png, legend_texts
 
-from refimpl.plotting import accuracy_vs_magnitude, learning_curves, pr_curves
+from refimpl.plotting import accuracy_vs_magnitude, learning_curves, line_plot, pr_curves
 from refimpl.plotting.curves import (_accuracy_vs_magnitude_figure, _learning_curves_figure,
-                                     _pr_curves_figure)
+                                     _line_plot_figure, _pr_curves_figure)
 
 HISTORY = [{"epoch": e, "train_loss": 1 / e, "test_loss": 1.2 / e, "test_accuracy": 0.5 + e / 10}
            for e in (1, 2, 3)]
@@ -77,3 +77,19 @@ def test_pr_curves_rejects_bad_input():
         _pr_curves_figure({"a": ([0, 1], [1, 0.5])}, "")
     with pytest.raises(ValueError, match=r"curves\['a'\]: 2 x values but 3"):
         _pr_curves_figure({"a": ([0, 1], [1, 0.5, 0.2], 0.7)}, "")
+
+
+def test_line_plot_draws_each_labelled_line_with_its_style(tmp_path):
+    curves = {"curve": ([0, 1, 2], [1.0, 0.0, 4.0]), "chord": ([0, 2], [1.0, 4.0])}
+    path = line_plot(curves, tmp_path / "l.png", xlabel="w", ylabel="R", styles={"chord": "--"})
+    fig = _line_plot_figure(curves, "w", "R", "", {"chord": "--"})
+    assert_png(path, fig)
+    ax = fig.axes[0]
+    curve, chord = ax.get_lines()
+    np.testing.assert_allclose(curve.get_ydata(), [1, 0, 4])
+    assert chord.get_linestyle() == "--" and curve.get_linestyle() == "-"
+    assert legend_texts(ax) == ["curve", "chord"] and ax.get_xlabel() == "w"
+    with pytest.raises(ValueError, match="curves\\['bad'\\]"):
+        _line_plot_figure({"bad": ([0, 1], [1.0])}, "x", "y", "", {})
+    with pytest.raises(ValueError, match="curves is empty"):
+        _line_plot_figure({}, "x", "y", "", {})
