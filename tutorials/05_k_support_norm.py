@@ -223,10 +223,9 @@ assert np.array_equal(k_support.steepest_ascent(np.zeros((2, 64)), 1.0, 0.5), np
 # %%
 data = image_data()
 mnist = data.name == "mnist"
-if mnist:
-    arch, epochs, batch_size, train_radius, test_radius, n_eval = "mlp-400-400", 3, 128, 1.7, 1.5, 2000
-else:
-    arch, epochs, batch_size, train_radius, test_radius, n_eval = "mlp-100-100", 20, 64, 0.7, 0.6, 360
+arch, epochs, batch_size, n_eval = ("mlp-400-400", 3, 128, 2000) if mnist else \
+    ("mlp-100-100", 20, 64, 360)
+train_radius, test_radius = (1.7, 1.5) if mnist else (0.7, 0.6)
 print(f"{data.name}: {arch}, {epochs} epochs, training radius {train_radius}, test radius "
       f"{test_radius}, {n_eval} test images")
 
@@ -325,7 +324,8 @@ for name, attack in sets.items():
     if attack != "clean":
         assert np.allclose(lp.norm(x_set - show_x, 2), test_radius, rtol=1e-4)
 sparse_delta = (grid_rows["k-support"] - show_x).reshape(len(show_x), -1)
-assert np.all(np.count_nonzero(sparse_delta, axis=1) <= k_support.resolve_k(0.5, data.x_test[0].size))
+half = k_support.resolve_k(0.5, data.x_test[0].size)
+assert np.all(np.count_nonzero(sparse_delta, axis=1) <= half)  # k-sparse, K = 50 %
 path = example_grid(grid_rows, figure_path("05_examples.png"), labels=grid_labels,
                     title=f"l2 magnitude {test_radius} against the Normal net (predicted labels)")
 print("wrote", path)

@@ -39,7 +39,6 @@
 # - `theory/sign_noise.py`: the map, its Jacobian and curvature factors in plain float64.
 
 # %%
-import math
 import time
 
 import numpy as np
