@@ -50,7 +50,7 @@ import tempfile
 
 import numpy as np
 
-from _setup import ROOT, TINY, figure_path, mnist_folder
+from _setup import ROOT, TINY, figure_path, mnist_folder, output_dir
 from refimpl.cli import main as refimpl_main
 from refimpl.plotting import bar_table
 from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, reproduce
@@ -120,11 +120,16 @@ def write_synthetic_mnist(folder: pathlib.Path, n_train: int = 600, n_test: int 
         (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
 
 
-work = pathlib.Path(tempfile.mkdtemp(prefix="refimpl-reproduce-"))  # models and results
+# Models and results: beside the figures in the tiny setting (a temporary folder), in a fresh
+# temporary folder in the full one (never in tutorials/figures); printed, to look inside.
+work = (output_dir() / "reproduce-work" if TINY
+        else pathlib.Path(tempfile.mkdtemp(prefix="refimpl-reproduce-")))
+work.mkdir(parents=True, exist_ok=True)
+print("working folder:", work)
 data_dir = mnist_folder()
 if data_dir is None:
     data_dir = work / "synthetic-mnist"
-    data_dir.mkdir()
+    data_dir.mkdir(exist_ok=True)
     write_synthetic_mnist(data_dir)
     print("MNIST not found: wrote a synthetic look-alike into", data_dir)
 else:
