@@ -1,8 +1,8 @@
 """Sign-multiplicative noise (paper 002): g(x) = x + eps * x * l(x), drawn fresh each call.
 
 Each entry gets l(x) = sign(x) with probability p and -sign(x) otherwise, so x * l(x) = +|x|
-or -|x|: an entry moves away from zero by eps |x| (probability p) or towards it by eps |x|, and
-zeros stay zero. The noise is applied in the
+or -|x|: an entry is raised by eps |x| (probability p) or lowered by eps |x| (a positive entry
+is scaled by 1 + eps or 1 - eps, a negative one by 1 - eps or 1 + eps), and zeros stay zero. The noise is applied in the
 forward pass of training only, to inputs and hidden activations; it is a constant for
 differentiation, so
 
