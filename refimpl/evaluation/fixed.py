@@ -14,9 +14,6 @@ A set is stored as an ``.npz`` archive (loaded with ``allow_pickle=False``): ``x
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -25,6 +22,7 @@ import numpy as np
 
 from refimpl.backend import get_namespace, make_rng, to_numpy
 from refimpl.perturbations.attacks import one_step
+from refimpl.training.checkpoint import read_npz, write_npz
 
 from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
                       count_correct, logits_of, predicted_right)
@@ -159,21 +157,9 @@ def save_fixed_set(path, fixed: FixedSet) -> Path:
         meta = json.dumps(fixed.meta)
     except (TypeError, ValueError) as err:
         raise ValueError(f"fixed.meta: expected JSON-serialisable values: {err}") from err
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"x": fixed.x, "y": fixed.y, "index": fixed.index, "attack": fixed.attack,
               "meta": np.asarray(meta), "format": np.asarray(FORMAT_VERSION)}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_npz(path, arrays)
 
 
 def load_fixed_set(path) -> FixedSet:
@@ -186,11 +172,8 @@ def load_fixed_set(path) -> FixedSet:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"fixed set {path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"fixed set {path}: not an .npz archive (truncated or corrupt file?)")
+    entries = read_npz(path, "fixed set")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            entries = {name: archive[name] for name in archive.files}
         missing = sorted(set(_ENTRIES) - set(entries))
         extra = sorted(set(entries) - set(_ENTRIES))
         if missing or extra:

@@ -32,14 +32,20 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> Path:
     """Write ``params``, ``opt_state`` and ``meta`` (JSON-serialisable) atomically to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
     opt_state = opt_state or {"step": 0, "slots": {}}
     for slot, values in opt_state["slots"].items():
         arrays.update({f"opt/{slot}/{k}": to_numpy(v) for k, v in values.items()})
     meta = {**meta, "format": FORMAT_VERSION, "opt_step": int(opt_state["step"])}
     arrays["meta"] = np.asarray(json.dumps(meta))
+    return write_npz(path, arrays)
+
+
+def write_npz(path, arrays: dict) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` atomically: a temporary file in the same
+    folder, flushed to disk, then renamed over ``path``, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -54,6 +60,20 @@ def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> P
     return path
 
 
+def read_npz(path, what: str) -> dict:
+    """Every entry of the ``.npz`` file ``path`` as NumPy arrays, pickles refused; a damaged
+    file raises a ValueError naming ``what`` and the file."""
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{what} {path}: not an .npz archive (truncated or corrupt file?)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except Exception as err:  # zipfile and NumPy raise many kinds on corrupt bytes
+        raise ValueError(f"{what} {path}: cannot be read (truncated or corrupt file?): "
+                         f"{type(err).__name__}: {err}") from err
+
+
 def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
     """Read a checkpoint written by :func:`save_checkpoint`: ``(params, opt_state, meta)``.
 
@@ -66,14 +86,7 @@ def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint: no file at {path}")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"checkpoint {path}: not an .npz archive (truncated or corrupt file?)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            entries = {name: archive[name] for name in archive.files}
-    except Exception as err:  # zipfile and NumPy raise many kinds on corrupt bytes
-        raise ValueError(f"checkpoint {path}: cannot be read as a refimpl checkpoint (truncated "
-                         f"or corrupt file?): {type(err).__name__}: {err}") from err
+    entries = read_npz(path, "checkpoint")
     if "meta" not in entries:
         raise ValueError(f"checkpoint {path}: no 'meta' entry; not a refimpl checkpoint")
     try:
