@@ -4,15 +4,39 @@ Sub-commands:
     gradcheck   check the autodiff against finite differences (orders 1 and 2).
     train       train a named model on a named data set; checkpoint, metrics JSON, curves PNG.
     evaluate    score a saved checkpoint on its test set.
+
+Errors a user can fix are printed as one line, ``refimpl COMMAND: error: CAUSE; FIX``, with
+an exit status per kind (``EXIT_STATUSES``, also in ``refimpl --help``); ``--debug`` adds the
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import pickle
 import sys
+import traceback
 from pathlib import Path
 
 BACKENDS = ["numpy", "cupy"]
+
+# Exit status -> what it means; the order of _STATUS_OF below decides which kind an error is.
+EXIT_STATUSES = {
+    0: "success",
+    1: "gradcheck: a derivative disagrees with finite differences",
+    2: "a bad argument or input value (the message names it)",
+    3: "a file or folder was not found (checkpoint, data files)",
+    4: "a data file is corrupt, fails its checksum or was refused (e.g. a malicious pickle)",
+    5: "a download failed (network, server, mirror)",
+    6: "training diverged: a NaN or infinite loss or parameter (nothing bad was saved)",
+    7: "the output folder is a file, is not writable, or is in use by another run",
+    8: "the checkpoint does not fit: corrupt, another model, a missing parameter or metadata",
+    9: "the array backend (or another library) is not installed or has no device",
+    10: "another operating-system error (permissions, disk full)",
+    70: "an internal error (a bug): rerun with --debug and report the traceback",
+    130: "interrupted (Ctrl-C)",
+}
 
 
 def _gradcheck_parser(commands):
@@ -24,7 +48,8 @@ def _gradcheck_parser(commands):
                        help="array library to run on (default: numpy)")
     check.add_argument("--order", type=int, default=2, help="highest derivative order (default 2)")
     check.add_argument("--seed", type=int, default=0, help="seed of data and directions")
-    check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)")
+    check.add_argument("--rtol", type=float, default=1e-5,
+                       help="relative tolerance, a finite number >= 0 (default 1e-5)")
     check.set_defaults(run=_run("gradcheck", "gradcheck"))
 
 
@@ -58,7 +83,9 @@ def _train_parser(commands):
                        help="input pipeline (pad32-standardize: Shaham et al.'s MNIST)")
     train.add_argument("--subset", type=int, default=None,
                        help="train on the first N training examples only (quick runs)")
-    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--epochs", type=int, default=20,
+                       help="epochs in all (0: train nothing, write metrics.json of the "
+                            "initial or resumed parameters)")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
     train.add_argument("--lr", type=float, default=0.05, help="learning rate")
@@ -83,9 +110,17 @@ def _train_parser(commands):
 
 
 def _fraction_or_count(text: str):
-    """k: "0.5" -> 0.5 (a fraction of the inputs), "50" -> 50 (a count)."""
-    value = float(text)
-    return int(value) if value >= 1 and value.is_integer() else value
+    """k as the API takes it: an integer literal is a count ("1" -> 1 pixel, "50" -> 50), any
+    other number a fraction in (0, 1] of the inputs ("0.5" -> half, "1.0" -> all of them)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count (an int such as 50) or a fraction "
+                                         f"in (0, 1] (such as 0.5), got {text!r}") from None
 
 
 def _method_arguments(parser):
@@ -97,7 +132,8 @@ def _method_arguments(parser):
     group.add_argument("--p", type=float, default=None,
                        help="norm exponent in [1, inf] (robust_lp, gradreg, gradreg_penalty)")
     group.add_argument("--k", type=_fraction_or_count, default=None,
-                       help="k-support sparsity: a count or a fraction of the inputs (ksup)")
+                       help="k-support sparsity (ksup): an int is a count of inputs (--k 1: one "
+                            "pixel), a decimal a fraction in (0, 1] (--k 1.0: all pixels)")
     group.add_argument("--alpha", type=float, default=None,
                        help="weight of the clean loss (goodfellow)")
     group.add_argument("--magnitude", default=None, choices=["own", "l2"],
@@ -160,32 +196,110 @@ def _run(module: str, function: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    table = "\n".join(f"  {code:3d}  {meaning}" for code, meaning in EXIT_STATUSES.items())
     parser = argparse.ArgumentParser(
         prog="refimpl",
         description="Adversarial perturbations and adversarial training on a from-scratch "
-                    "autodiff (NumPy or CuPy).")
+                    "autodiff (NumPy or CuPy).",
+        epilog="Errors are one line naming the cause and the fix (--debug: with the "
+               f"traceback).\nexit statuses:\n{table}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, print the Python traceback too")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _gradcheck_parser(commands)
     _train_parser(commands)
     _evaluate_parser(commands)
     _reproduce_parser(commands)
+    for sub in commands.choices.values():  # --debug after the command name works too
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="on an error, print the Python traceback too")
     return parser
 
 
+# (at least, at most, "> low" instead of ">= low") for the numeric options that have bounds.
+_BOUNDS = {"order": (1, None), "epochs": (0, None), "batch_size": (1, None),
+           "subset": (1, None), "test_subset": (1, None), "seed": (0, None),
+           "rtol": (0, None), "lr": (0, None), "momentum": (0, 1), "dampening": (0, 1),
+           "weight_decay": (0, None), "lr_decay": (0, None), "max_norm": (0, None),
+           "radius": (0, None), "alpha": (0, 1), "sigma": (0, None), "eps": (0, None),
+           "prob": (0, 1)}
+_STRICT = {"lr", "max_norm"}  # must be > 0
+
+
+def check_arguments(parser, args) -> None:
+    """Refuse out-of-range numeric options with argparse's usage error (exit status 2)."""
+    for name, (low, high) in _BOUNDS.items():
+        value = getattr(args, name, None)
+        if value is None or isinstance(value, bool):
+            continue
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"{option}: expected a finite number, got {value}")
+        if value < low or (name in _STRICT and value <= low) or (high is not None and value > high):
+            bound = (f"> {low}" if name in _STRICT else f">= {low}") + (
+                f" and <= {high}" if high is not None else "")
+            parser.error(f"{option}: expected a number {bound}, got {value}")
+    seeds = getattr(args, "seeds", None) or []
+    if any(s < 0 for s in seeds):
+        parser.error(f"--seeds: expected ints >= 0, got {seeds}")
+
+
+def _status_of(err: BaseException) -> tuple[int, str]:
+    """(exit status, the fix to append or "") for an error raised by a command."""
+    from refimpl.commands import CheckpointError, DataFileError  # noqa: PLC0415
+    from refimpl.commands.outdir import OutputFolderError  # noqa: PLC0415
+    from refimpl.data.download import DownloadError  # noqa: PLC0415
+    if isinstance(err, KeyboardInterrupt):
+        return 130, ""
+    if isinstance(err, OutputFolderError):
+        return 7, ""
+    if isinstance(err, DownloadError):
+        return 5, ("check the network, set REFIMPL_MIRROR (or --data-dir with the files "
+                   "already there) and retry")
+    if isinstance(err, FileNotFoundError):
+        return 3, ""
+    if isinstance(err, (DataFileError, pickle.UnpicklingError)):
+        return 4, ""
+    if isinstance(err, CheckpointError):
+        return 8, ""
+    if isinstance(err, FloatingPointError):  # NonFiniteLossError, NonFiniteCheckpointError
+        return 6, ""
+    if isinstance(err, ImportError) or "Backend" in type(err).__name__:
+        return 9, ("install it (CuPy: pip install cupy-cuda12x, matching your CUDA) or run with "
+                   "--backend numpy")
+    if isinstance(err, (ValueError, TypeError)):
+        return 2, ""
+    if isinstance(err, OSError):
+        return 10, "check the path, its permissions and the free disk space"
+    return 70, "this is a bug in refimpl: rerun with --debug and report the traceback"
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted"
+    if not isinstance(err, (ValueError, TypeError, OSError, FloatingPointError, ImportError,
+                            pickle.UnpicklingError)) and "Backend" not in type(err).__name__:
+        text = f"internal error {type(err).__name__}: {text}"
+    return text
+
+
 def main(argv=None) -> int:
+    """Run the command line ``argv``; return the exit status (see ``EXIT_STATUSES``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "order", 1) < 1:
-        parser.error("--order must be >= 1")
-    for name in ("epochs", "batch_size", "subset", "test_subset"):
-        value = getattr(args, name, None)
-        if value is not None and value < (0 if name == "epochs" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'epochs' else '>= 1'}, got {value}")
+    check_arguments(parser, args)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"refimpl {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001  (every kind gets a line)
+        status, fix = _status_of(err)
+        if getattr(args, "debug", False):
+            traceback.print_exc(file=sys.stderr)
+        line = _one_line(err)
+        print(f"refimpl {args.command}: error: {line}{'; ' + fix if fix else ''}",
+              file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

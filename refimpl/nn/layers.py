@@ -54,8 +54,7 @@ class Dense(Layer):
     kind = "dense"
 
     def __init__(self, out_features: int, *, init="he", bias: bool = True):
-        if not (isinstance(out_features, int) and out_features >= 1):
-            raise ValueError(f"Dense: out_features must be a positive int, got {out_features!r}")
+        _check_size(out_features, "out_features", "Dense")
         self.out_features = out_features
         self.init_fn = get_initializer(init)
         self.bias = bias
@@ -71,6 +70,10 @@ class Dense(Layer):
         return params, (self.out_features,)
 
     def apply(self, params, x, *, train=False, rng=None):
+        expected = {"weight": (x.shape[-1], self.out_features)}
+        if self.bias:
+            expected["bias"] = (self.out_features,)
+        _check_params(f"Dense({self.out_features})", params, expected)
         if self.bias:
             return ops.linear(x, params["weight"], params["bias"])
         return ops.matmul(x, params["weight"])
@@ -85,9 +88,9 @@ class Conv2d(Layer):
     kind = "conv"
 
     def __init__(self, out_channels: int, kernel_size, *, stride=1, padding=0, init="he"):
-        self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
+        self.out_channels = _check_size(out_channels, "out_channels", "Conv2d")
+        self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
+        self.stride = _pair(stride, "stride", low=1)
         self.padding = _pair(padding, "padding")
         self.init_fn = get_initializer(init)
 
@@ -106,6 +109,11 @@ class Conv2d(Layer):
         return {"weight": weight, "bias": bias}, (self.out_channels, oh, ow)
 
     def apply(self, params, x, *, train=False, rng=None):
+        if x.ndim != 4:
+            raise ValueError(f"Conv2d: x: expected images (N, C, H, W), got shape {tuple(x.shape)}")
+        _check_params(f"Conv2d({self.out_channels}, {self.kernel_size})", params,
+                      {"weight": (self.out_channels, x.shape[1], *self.kernel_size),
+                       "bias": (self.out_channels,)})
         return ops.conv2d(x, params["weight"], params["bias"], stride=self.stride,
                           padding=self.padding)
 
@@ -116,11 +124,14 @@ class MaxPool2d(Layer):
     kind = "pool"
 
     def __init__(self, kernel_size, *, stride=None, padding=0):
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", low=1)
         self.padding = _pair(padding, "padding")
 
     def init(self, rng, in_shape, dtype):
+        if len(in_shape) != 3:
+            raise ValueError(f"MaxPool2d: expects images (N, C, H, W), got per-example shape "
+                             f"{tuple(in_shape)}")
         c, h, w = in_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         oh, ow = ops.conv_output_size(h, kh, sh, ph), ops.conv_output_size(w, kw, sw, pw)
@@ -154,7 +165,7 @@ class Dropout(Layer):
     kind = "dropout"
 
     def __init__(self, rate: float):
-        if not 0.0 <= rate < 1.0:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
         self.rate = rate
 
@@ -207,9 +218,7 @@ class Maxout(Layer):
     activation = True
 
     def __init__(self, pieces: int):
-        if not (isinstance(pieces, int) and pieces >= 1):
-            raise ValueError(f"Maxout: pieces must be a positive int, got {pieces!r}")
-        self.pieces = pieces
+        self.pieces = _check_size(pieces, "pieces", "Maxout")
 
     def init(self, rng, in_shape, dtype):
         if in_shape[0] % self.pieces:
@@ -221,8 +230,30 @@ class Maxout(Layer):
         return ops.maxout(x, self.pieces, axis=1)
 
 
-def _pair(v, name):
-    pair = (v, v) if isinstance(v, int) else tuple(v)
-    if len(pair) != 2 or not all(isinstance(n, int) and n >= 0 for n in pair):
-        raise ValueError(f"{name}: expected a non-negative int or a pair of them, got {v!r}")
+def _pair(v, name, *, low=0):
+    """``v`` or ``(v, v)`` as a pair of ints >= ``low`` (sizes 1, padding 0)."""
+    pair = (v, v) if isinstance(v, int) else tuple(v) if isinstance(v, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= low
+                                 for n in pair):
+        raise ValueError(f"{name}: expected an int >= {low} or a pair of them, got {v!r}")
     return pair
+
+
+def _check_size(value, name, layer):
+    """``value`` if it is a positive int (a number of units, channels or pieces)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+    return value
+
+
+def _check_params(layer, params, expected):
+    """Raise a ValueError naming ``layer`` and the parameter when one of ``expected``
+    (``{local name: shape}``) is missing from ``params`` or has another shape."""
+    for key, shape in expected.items():
+        if key not in params:
+            raise ValueError(f"{layer}: parameter {key!r} is missing (got {sorted(params)}); "
+                             "were the parameters made for another model?")
+        found = tuple(params[key].shape)
+        if found != tuple(shape):
+            raise ValueError(f"{layer}: parameter {key!r} has shape {found}, expected "
+                             f"{tuple(shape)}; were the parameters made for another model?")

@@ -9,14 +9,20 @@ Layout of the archive (every entry a plain array, loaded with ``allow_pickle=Fal
 
 A checkpoint is written to a temporary file in the same folder, flushed to disk and renamed
 over the target (``os.replace`` is atomic on POSIX and Windows), so an interrupted save leaves
-the previous checkpoint intact and never a half-written file under the real name.
+the previous checkpoint intact and never a half-written file under the real name; temporary
+files that a killed process left beside the target (older than this process) are removed on
+the next save. A checkpoint whose parameters or last recorded losses are NaN or infinite is
+never written (:class:`NonFiniteCheckpointError`), and :func:`check_params` matches loaded
+parameters against the model they are meant for.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,14 +31,21 @@ import numpy as np
 
 from refimpl.backend import to_numpy
 
-__all__ = ["save_checkpoint", "load_checkpoint", "FORMAT_VERSION"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_params", "write_npz", "read_npz",
+           "write_text", "remove_stale_temporaries", "NonFiniteCheckpointError", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
+_PROCESS_STARTED = time.time()  # temporaries older than this were left by another process
+
+
+class NonFiniteCheckpointError(FloatingPointError):
+    """Parameters or the last recorded losses are NaN or infinite: not saved as a checkpoint."""
 
 
 def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> Path:
     """Write ``params``, ``opt_state`` and ``meta`` (JSON-serialisable) atomically to ``path``."""
     arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
+    _check_finite_state(path, arrays, meta)
     opt_state = opt_state or {"step": 0, "slots": {}}
     for slot, values in opt_state["slots"].items():
         arrays.update({f"opt/{slot}/{k}": to_numpy(v) for k, v in values.items()})
@@ -41,15 +54,42 @@ def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> P
     return write_npz(path, arrays)
 
 
+def _check_finite_state(path, arrays: dict, meta: dict) -> None:
+    """Refuse to save NaN / inf parameters or a last history record with a NaN / inf loss (the
+    checks at epoch end see the last update, which the per-step loss checks cannot)."""
+    bad = [k.removeprefix("param/") for k, a in arrays.items()
+           if a.dtype.kind in "fc" and not np.isfinite(a).all()]
+    last = (meta.get("history") or [{}])[-1]
+    losses = {k: v for k, v in last.items() if k.endswith("loss") and isinstance(v, float)
+              and not math.isfinite(v)}
+    if bad or losses:
+        epoch = f" after epoch {meta['epoch']}" if "epoch" in meta else ""
+        what = (f"parameters {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} hold NaN or "
+                f"inf" if bad else ", ".join(f"{k} is {v}" for k, v in losses.items()))
+        raise NonFiniteCheckpointError(
+            f"training diverged{epoch}: {what}; not saved to {path} (an earlier checkpoint there "
+            "is kept). Lower the learning rate (--lr, --lr-milestones) or check the inputs")
+
+
 def write_npz(path, arrays: dict) -> Path:
     """Write ``arrays`` to the ``.npz`` file ``path`` atomically: a temporary file in the same
     folder, flushed to disk, then renamed over ``path``, so a crash never leaves half a file."""
+    return _write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`write_npz` does."""
+    return _write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _write_atomic(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path, older_than=_PROCESS_STARTED)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
@@ -58,6 +98,35 @@ def write_npz(path, arrays: dict) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temporaries(path, *, older_than: float | None = None) -> list[Path]:
+    """Delete the temporary files ``<name>.*.tmp`` that an interrupted write of ``path`` left.
+
+    Args:
+        path: the target file whose temporaries are looked for (in its folder).
+        older_than: only files last modified before this time (seconds since the epoch), e.g.
+            the start of this process, so that a concurrent writer's file is left alone;
+            ``None`` removes them all (a caller holding the folder's lock).
+
+    Returns:
+        The files removed.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f"{glob_escape(path.name)}.*.tmp"):
+        try:
+            if older_than is None or tmp.stat().st_mtime < older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters quoted."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def read_npz(path, what: str) -> dict:
@@ -85,7 +154,8 @@ def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint: no file at {path}")
+        raise FileNotFoundError(f"checkpoint: no file at {path}; give the path of a .npz that "
+                                f"refimpl train or save_checkpoint wrote")
     entries = read_npz(path, "checkpoint")
     if "meta" not in entries:
         raise ValueError(f"checkpoint {path}: no 'meta' entry; not a refimpl checkpoint")
@@ -111,6 +181,28 @@ def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
         else:
             raise ValueError(f"checkpoint {path}: unexpected entry {name!r}")
     return params, {"step": meta["opt_step"], "slots": slots}, meta
+
+
+def check_params(model, params: dict, *, source: str = "parameters", dtype=None) -> None:
+    """Raise a ValueError naming ``source`` unless ``params`` are the parameters of ``model``:
+    the same names, each of the shape (and floating dtype) that ``model.init`` gives.
+
+    Fresh parameters are drawn once with a throwaway NumPy generator to learn the layout.
+    """
+    from refimpl.backend import make_rng  # noqa: PLC0415
+    expected = model.init(make_rng(0), dtype or np.float32)
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+    if missing or extra:
+        raise ValueError(f"{source}: do not match model {model.name!r}: "
+                         + "; ".join(part for part in (
+                             f"missing {', '.join(missing)}" if missing else "",
+                             f"unexpected {', '.join(extra)}" if extra else "") if part)
+                         + " (a checkpoint of another model?)")
+    for key, value in expected.items():
+        if tuple(params[key].shape) != tuple(value.shape):
+            raise ValueError(f"{source}: parameter {key} has shape {tuple(params[key].shape)}, "
+                             f"but model {model.name!r} needs {tuple(value.shape)} (a checkpoint "
+                             "of another model?)")
 
 
 def _umask() -> int:

@@ -30,7 +30,7 @@ from refimpl.backend import get_namespace, make_rng, to_numpy
 from refimpl.nn.optim import max_norm
 from refimpl.training.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.training.methods import normal
-from refimpl.training.metrics import evaluate
+from refimpl.training.metrics import check_data, evaluate
 
 __all__ = ["fit", "FitResult", "epoch_seed", "NonFiniteLossError"]
 
@@ -65,7 +65,9 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
     Args:
         model: a :class:`refimpl.nn.Model`.
         params: initial parameters (not modified).
-        train: (x (N, ...), y (N,) int) in the backend's namespace.
+        train: (x (N, ...), y (N,) int) in the backend's namespace; x finite and of the
+            parameters' dtype (float64 inputs are refused with float32 parameters, never
+            promoted), y labels in 0..K-1 (checked once here, not inside the steps).
         optimizer: an ``SGD`` / ``Adam`` (``init`` + ``update``).
         epochs: total number of epochs (a resumed run stops at the same total).
         batch_size: examples per step; the last batch of an epoch may be smaller.
@@ -92,6 +94,9 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
     if not (isinstance(epochs, int) and epochs >= 0):
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
+    check_data(model, params, x, y, name="train")  # labels and dtypes once, before any step
+    if test is not None:
+        check_data(model, params, *test, name="test")
     run = {"model": model.name, "seed": seed, "batch_size": batch_size,
            "method": getattr(method, "__name__", str(method)),
            "method_options": dict(getattr(method, "options", {})),

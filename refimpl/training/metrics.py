@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from refimpl import ops
+from refimpl._checks import check_all_finite, check_labels, check_positive_int
 from refimpl.backend import get_namespace, to_numpy
 
-__all__ = ["predict_logits", "evaluate"]
+__all__ = ["predict_logits", "evaluate", "check_data"]
 
 Array = Any
 
@@ -20,11 +21,46 @@ def predict_logits(model, params: dict, x: Array, *, batch_size: int = 1000) -> 
     return xp.concat(parts, axis=0)
 
 
+def check_data(model, params: dict, x: Array, y: Array, *, name: str = "") -> int:
+    """Check a labelled batch against a model once, at a public entry; return K.
+
+    ``x`` must be a finite floating array (N, *model.input_shape), N > 0, of the parameters'
+    dtype (no silent promotion: float64 inputs with float32 parameters are refused, cast one
+    of them first), in the parameters' namespace; ``y`` integer labels (N,) in 0..K-1, K the
+    model's number of outputs (one forward pass of one example finds it).
+
+    Raises:
+        TypeError / ValueError: naming the argument, ``"x"`` or ``"y"`` after ``name``
+            (``name="train"``: ``"train x"``, ``"train y"``).
+    """
+    label_name, name = f"{name} y".strip(), f"{name} x".strip()
+    xp = get_namespace(x, *params.values(), y, name=f"{name} and the parameters")
+    if not hasattr(x, "ndim") or x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty batch (N, ...), got shape "
+                         f"{tuple(getattr(x, 'shape', ()))}")
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name}: expected floating inputs, got dtype {x.dtype}")
+    dtypes = {p.dtype for p in params.values() if xp.isdtype(p.dtype, "real floating")}
+    if dtypes and x.dtype not in dtypes:
+        raise TypeError(f"{name}: dtype {x.dtype} differs from the parameters' "
+                        f"{', '.join(map(str, dtypes))}; cast x (xp.astype(x, dtype)) or "
+                        "initialise the model in its dtype")
+    check_all_finite(x, name)
+    num_classes = int(model.apply(params, x[:1, ...]).shape[1])
+    check_labels(y, num_classes, n=int(x.shape[0]), name=label_name)
+    return num_classes
+
+
 def evaluate(model, params: dict, x: Array, y: Array, *, batch_size: int = 1000) -> dict:
-    """``{"loss": mean cross-entropy, "accuracy": fraction correct, "n": N}`` as Python floats."""
+    """``{"loss": mean cross-entropy, "accuracy": fraction correct, "n": N}`` as Python floats.
+
+    Raises:
+        TypeError / ValueError: naming ``x`` or ``y`` (see :func:`check_data`) or
+            ``batch_size``.
+    """
     xp = get_namespace(x)
-    if x.shape[0] == 0:
-        raise ValueError("evaluate: x is empty")
+    check_positive_int(batch_size, "batch_size")
+    check_data(model, params, x, y)
     total_loss, correct = 0.0, 0
     n = int(x.shape[0])
     for i in range(0, n, batch_size):
