@@ -39,16 +39,28 @@ _MAX_BATCH_BYTES = 64 << 20  # a batch is about 31 MB
 # numpy's array rebuilder, taken from numpy itself: it lives in numpy.core.multiarray before
 # NumPy 2 and numpy._core.multiarray after, and pickles name either one.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a global (function or class) that is not on the allowed list."""
+
+
+def _latin1_bytes(text, encoding="latin1"):
+    """Python 3's protocol-2 pickles write ``bytes`` as ``_codecs.encode(text, "latin1")``;
+    only that exact call is allowed (no other codec, no other argument type)."""
+    if not (isinstance(text, str) and encoding in ("latin1", "latin-1")):
+        raise RefusedGlobal(f"refused _codecs.encode({type(text).__name__}, {encoding!r}): only "
+                            "the latin1 encoding of a str (how Python 3 pickles bytes) is allowed")
+    return text.encode("latin-1")
+
+
 ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """A pickle asked for a global (function or class) that is not on the allowed list."""
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -72,8 +84,9 @@ class RestrictedUnpickler(pickle.Unpickler):
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise RefusedGlobal(f"{self.source}: refused to load the global {module}.{name}; "
-                                "a data batch may only hold dicts, lists, bytes, numbers and "
-                                "NumPy arrays") from None
+                                "a CIFAR-10 batch holds only dicts, lists, bytes, numbers and "
+                                "NumPy arrays, so this file is not a genuine batch (tampered "
+                                "or another format)") from None
 
 
 def restricted_loads(data: bytes, *, source: str = "pickle", encoding: str = "bytes"):
@@ -85,7 +98,9 @@ def restricted_loads(data: bytes, *, source: str = "pickle", encoding: str = "by
     """
     try:
         return RestrictedUnpickler(io.BytesIO(data), source=source, encoding=encoding).load()
-    except RefusedGlobal:
+    except RefusedGlobal as err:
+        if not str(err).startswith(source):
+            raise RefusedGlobal(f"{source}: {err}") from None
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError) as err:

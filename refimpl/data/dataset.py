@@ -38,6 +38,10 @@ class Dataset:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
+                or self.num_classes < 1:
+            raise ValueError(f"Dataset {self.name!r}: num_classes must be a positive int, got "
+                             f"{self.num_classes!r}")
         for part in ("train", "test"):
             x, y = getattr(self, "x_" + part), getattr(self, "y_" + part)
             if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == 4):
@@ -48,6 +52,9 @@ class Dataset:
                 found = f"{getattr(y, 'dtype', type(y).__name__)} shape {getattr(y, 'shape', '')}"
                 raise TypeError(f"Dataset {self.name!r}: y_{part} must be an int64 NumPy array "
                                 f"shaped ({x.shape[0]},), got {found}")
+            if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+                raise ValueError(f"Dataset {self.name!r}: y_{part} holds labels {y.min()}.."
+                                 f"{y.max()}, expected 0..{self.num_classes - 1}")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(f"Dataset {self.name!r}: training images {self.x_train.shape[1:]} and "
                              f"test images {self.x_test.shape[1:]} differ in shape")

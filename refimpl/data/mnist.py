@@ -14,6 +14,7 @@ The files may be gzip'd (as distributed) or already decompressed (the same name 
 from __future__ import annotations
 
 import gzip
+import math
 import pathlib
 import zlib
 
@@ -22,11 +23,13 @@ import numpy as np
 from refimpl.data.dataset import Dataset, data_dir
 from refimpl.data.download import fetch_missing
 
-__all__ = ["load_mnist", "read_idx", "FILES", "BASE_URL", "IMAGES_MAGIC", "LABELS_MAGIC"]
+__all__ = ["load_mnist", "read_idx", "FILES", "BASE_URL", "IMAGES_MAGIC", "LABELS_MAGIC",
+           "MAX_IDX_BYTES"]
 
 BASE_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 IMAGES_MAGIC = 0x803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x801  # unsigned bytes, 1 dimension
+MAX_IDX_BYTES = 1 << 30  # 1 GiB; the largest MNIST-style file (60000 images) holds 47 MB
 
 # Checksums of the original files (the md5 sums are also the ones torchvision checks).
 FILES = {
@@ -45,20 +48,29 @@ FILES = {
 }
 
 
-def _read_bytes(path: pathlib.Path) -> bytes:
-    """The (decompressed, if the name ends in .gz) content of ``path``."""
-    raw = path.read_bytes()
-    if path.suffix != ".gz":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise ValueError(f"{path}: not a valid gzip file ({err}); delete it and download or "
-                         "copy it again") from err
+def _open(path: pathlib.Path):
+    """A binary stream of the (decompressed, if the name ends in .gz) content of ``path``."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+
+
+def _read_up_to(stream, count: int) -> bytes:
+    """At most ``count`` bytes of ``stream``, in 1 MiB pieces (fewer at the end of the data)."""
+    parts, left = [], count
+    while left > 0:
+        piece = stream.read(min(left, 1 << 20))
+        if not piece:
+            break
+        parts.append(piece)
+        left -= len(piece)
+    return b"".join(parts)
 
 
 def read_idx(path, *, magic: int, item_shape: tuple[int, ...] = ()) -> np.ndarray:
     """Parse an unsigned-byte IDX file into a uint8 array ``(N, *item_shape)``.
+
+    The file is streamed: the header is read and checked first, and exactly the number of bytes
+    it announces (at most ``MAX_IDX_BYTES``) is decompressed, so a gzip bomb is refused after
+    reading one byte past the announced size, not decompressed whole.
 
     Args:
         path: the file (gzip'd when its name ends in ``.gz``).
@@ -70,25 +82,42 @@ def read_idx(path, *, magic: int, item_shape: tuple[int, ...] = ()) -> np.ndarra
             number, unexpected dimensions, or a byte count that does not match the header.
     """
     path = pathlib.Path(path)
-    data = _read_bytes(path)
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
-    if len(data) < header:
+    try:
+        with _open(path) as stream:
+            head = _read_up_to(stream, header)
+            dims = _check_header(path, head, magic, ndim, header, item_shape)
+            size = math.prod(dims)
+            body = _read_up_to(stream, size)
+            extra = _read_up_to(stream, 1)
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+        raise ValueError(f"{path}: not a valid gzip file ({err}); delete it and download or "
+                         "copy it again") from err
+    if len(body) != size or extra:
+        found = f"more than {header + size}" if extra else f"{header + len(body)}"
+        raise ValueError(f"{path}: {found} bytes, but its header {dims} needs {header + size} "
+                         "(the file is truncated or corrupt)")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def _check_header(path, head: bytes, magic: int, ndim: int, header: int, item_shape) -> tuple:
+    """The dimensions announced by an IDX header, after checking magic, shape and size."""
+    if len(head) < header:
         raise ValueError(f"{path}: truncated: expected an IDX header of {header} bytes, "
-                         f"got {len(data)} bytes")
-    found = int.from_bytes(data[:4], "big")
+                         f"got {len(head)} bytes")
+    found = int.from_bytes(head[:4], "big")
     if found != magic:
         raise ValueError(f"{path}: wrong magic number 0x{found:08x}, expected 0x{magic:08x} "
                          f"(an IDX file of unsigned bytes with {ndim} dimension(s))")
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dims = tuple(int(d) for d in np.frombuffer(head, dtype=">u4", count=ndim, offset=4))
     if dims[1:] != tuple(item_shape):
         expected = "(N, " + ", ".join(map(str, item_shape)) + ")" if item_shape else "(N,)"
         raise ValueError(f"{path}: dimensions {dims}, expected {expected}")
-    expected = header + int(np.prod(dims))
-    if len(data) != expected:
-        raise ValueError(f"{path}: {len(data)} bytes, but its header {dims} needs {expected} "
-                         "(the file is truncated or corrupt)")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    if math.prod(dims) > MAX_IDX_BYTES:
+        raise ValueError(f"{path}: its header announces {dims} = {math.prod(dims)} bytes, more "
+                         f"than the {MAX_IDX_BYTES} bytes allowed; not an MNIST file")
+    return dims
 
 
 def _find(root: pathlib.Path, name: str) -> pathlib.Path | None:
