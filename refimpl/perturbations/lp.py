@@ -26,7 +26,19 @@ from ._batch import check_finite, check_radius, flat, per_example, safe_divide, 
 
 Array = Any
 
-__all__ = ["norm", "dual_norm", "dual_exponent", "steepest_ascent", "project", "check_p"]
+__all__ = ["norm", "dual_norm", "dual_exponent", "steepest_ascent", "project", "check_p",
+           "radius_in_dtype"]
+
+
+def radius_in_dtype(radius: Any, like: Array, name: str = "radius") -> Array:
+    """``radius`` checked (finite, >= 0) as an (N,) array of ``like``'s dtype, refusing a
+    number that the dtype cannot hold (1e39 in float32 would silently become inf)."""
+    xp = get_namespace(like)
+    if isinstance(radius, (int, float)) and not isinstance(radius, bool) \
+            and math.isfinite(radius) and abs(radius) > float(xp.finfo(like.dtype).max):
+        raise ValueError(f"{name}: {radius:g} overflows the inputs' dtype {like.dtype} (largest "
+                         f"{float(xp.finfo(like.dtype).max):g}); use a smaller radius or float64")
+    return check_radius(radius, like, name)
 
 
 def check_p(p: Any, name: str = "p") -> float:
@@ -115,7 +127,7 @@ def steepest_ascent(grad: Array, radius: Any, p: float) -> Array:
     xp = get_namespace(grad)
     p = check_p(p)
     check_finite(grad, "grad")
-    r = per_example(check_radius(radius, grad), grad.ndim)
+    r = per_example(radius_in_dtype(radius, grad), grad.ndim)
     if p == math.inf:
         return r * xp.sign(grad)
     g = flat(grad)
