@@ -97,8 +97,15 @@ def test_train_help_lists_models_and_options(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--epochs", "-1"], "--epochs must be >= 0"),
-    (["train", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["train", "--epochs", "-1"], "--epochs: expected a number >= 0"),
+    (["train", "--batch-size", "0"], "--batch-size: expected a number >= 1"),
+    (["train", "--lr", "0"], "--lr: expected a number > 0"),
+    (["train", "--lr", "nan"], "--lr: expected a finite number"),
+    (["train", "--seed", "-3"], "--seed: expected a number >= 0"),
+    (["train", "--k", "half"], "expected a count"),
+    (["gradcheck", "--rtol", "-1"], "--rtol: expected a number >= 0"),
+    (["gradcheck", "--rtol", "nan"], "--rtol: expected a finite number"),
+    (["gradcheck", "--order", "0"], "--order: expected a number >= 1"),
     (["train", "--model", "nope"], "invalid choice"),
     (["train", "--method", "nope"], "invalid choice"),
 ])
@@ -123,8 +130,9 @@ def test_train_with_a_method_and_its_options(tmp_path, capsys):
 
 
 def test_train_without_data_files_says_where_it_looked(tmp_path, capsys):
-    code = main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quiet"])
-    assert code == 2
+    code = main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quiet",
+                 "--out", str(tmp_path / "run")])
+    assert code == 3
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in err and str(tmp_path) in err
 
@@ -132,5 +140,5 @@ def test_train_without_data_files_says_where_it_looked(tmp_path, capsys):
 def test_evaluate_refuses_a_corrupt_checkpoint(tmp_path, capsys):
     bad = tmp_path / "checkpoint.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip file")
-    assert main(["evaluate", str(bad)]) == 2
+    assert main(["evaluate", str(bad)]) == 8
     assert str(bad) in capsys.readouterr().err
