@@ -173,3 +173,29 @@ def test_corrupt_or_incomplete_archives_are_value_errors(tmp_path):
     write_tar_gz(tmp_path / ARCHIVE, {f"{FOLDER}/data_batch_1": b"x"})
     with pytest.raises(ValueError, match="test_batch"):
         load_cifar10(tmp_path)
+
+
+def test_python3_pickles_of_protocol_2_load_safely(tmp_path):
+    """Python 3 writes bytes in protocol 2 as _codecs.encode(str, "latin1"): accepted, and
+    only that call (no other codec)."""
+    import codecs
+    images = np.arange(3 * 3072, dtype=np.uint8).reshape(3, 3072) % 251
+    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [1, 2, 9], b"data": images,
+             b"filenames": [b"a.png", b"b.png", b"c.png"]}
+    data = pickle.dumps(batch, protocol=2)
+    assert b"_codecs" in data  # the case of the issue
+    out = restricted_loads(data, source="batch")
+    np.testing.assert_array_equal(out[b"data"], images)
+    assert out[b"filenames"] == batch[b"filenames"] and out[b"labels"] == [1, 2, 9]
+    files, _ = cifar_files(n=2)
+    files = {name: pickle.dumps(restricted_loads(raw), protocol=2) for name, raw in files.items()}
+    write_files(tmp_path / FOLDER, files)
+    assert load_cifar10(tmp_path).x_train.shape == (10, 3, 32, 32)
+
+    class OtherCodec:
+        def __reduce__(self):
+            return codecs.encode, ("payload", "rot13")
+
+    with pytest.raises(pickle.UnpicklingError, match="only the latin1 encoding") as err:
+        restricted_loads(pickle.dumps({b"data": OtherCodec()}, protocol=2), source="evil")
+    assert "evil" in str(err.value)

@@ -119,3 +119,36 @@ def test_real_mnist_files_match_their_checksums(name):
     verify(REAL_MNIST / name, **FILES[name])  # raises on a mismatch
     with pytest.raises(ValueError, match="checksum mismatch"):
         verify(REAL_MNIST / name, md5="0" * 32)
+
+
+def test_a_gzip_bomb_is_refused_without_decompressing_it(tmp_path, monkeypatch):
+    # a valid header for 12 labels, then 256 MiB of zeros: about 250 KB compressed
+    header = idx_bytes(np.zeros(12))[:8]
+    compressor = __import__("zlib").compressobj(9, wbits=31)  # gzip container
+    zero = bytes(1 << 20)
+    bomb = compressor.compress(header + bytes(12))
+    for _ in range(256):
+        bomb += compressor.compress(zero)
+    bomb += compressor.flush()
+    path = _replace(tmp_path, TRAIN_LABELS, bomb, compress=False)
+    read = []
+    original = gzip.GzipFile.read
+
+    def counting_read(self, size=-1):
+        assert size is not None and size >= 0, "the stream must be read in bounded pieces"
+        data = original(self, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(gzip.GzipFile, "read", counting_read)
+    with pytest.raises(ValueError, match=r"more than 20 bytes, but its header \(12,\) needs 20"):
+        load_mnist(tmp_path)
+    assert sum(read) < 1 << 20  # header, 12 labels and one byte more: nowhere near 256 MiB
+
+
+def test_a_header_announcing_a_huge_file_is_refused(tmp_path):
+    import struct
+    raw = struct.pack(">II", LABELS_MAGIC, 2**32 - 1)  # 4 G labels
+    (tmp_path / "labels").write_bytes(raw + bytes(10))
+    with pytest.raises(ValueError, match="bytes allowed; not an MNIST file"):
+        read_idx(tmp_path / "labels", magic=LABELS_MAGIC)

@@ -261,3 +261,69 @@ def test_checkpoint_gets_the_usual_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_parameters_are_never_saved(tmp_path, bad):
+    from refimpl.training.checkpoint import NonFiniteCheckpointError
+    params, opt_state = _state()
+    path = save_checkpoint(tmp_path / "c.npz", params, opt_state, {**META, "epoch": 3})
+    before = path.read_bytes()
+    params["dense1.weight"] = params["dense1.weight"].copy()
+    params["dense1.weight"][2, 1] = bad
+    with pytest.raises(NonFiniteCheckpointError, match=r"after epoch 4: parameters dense1\.weight"):
+        save_checkpoint(path, params, opt_state, {**META, "epoch": 4})
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_non_finite_test_loss_is_never_saved(tmp_path):
+    from refimpl.training.checkpoint import NonFiniteCheckpointError
+    params, opt_state = _state()
+    history = [{"epoch": 1, "train_loss": 0.3, "test_loss": float("nan")}]
+    with pytest.raises(NonFiniteCheckpointError, match="test_loss is nan"):
+        save_checkpoint(tmp_path / "c.npz", params, opt_state, {**META, "history": history})
+    assert not (tmp_path / "c.npz").exists()
+    assert isinstance(NonFiniteCheckpointError("x"), FloatingPointError)
+
+
+def test_temporaries_of_a_killed_writer_are_removed_on_the_next_save(tmp_path):
+    params, opt_state = _state()
+    old, fresh = tmp_path / "c.npz.dead1234.tmp", tmp_path / "c.npz.live5678.tmp"
+    other = tmp_path / "other.npz.dead.tmp"
+    for path in (old, fresh, other):
+        path.write_bytes(b"half")
+    os.utime(old, (1e9, 1e9))  # 2001: older than this process
+    os.utime(other, (1e9, 1e9))
+    save_checkpoint(tmp_path / "c.npz", params, opt_state, META)
+    assert not old.exists()
+    assert fresh.exists() and other.exists()  # a concurrent writer's file, another target's
+
+
+def test_write_text_is_atomic(tmp_path, monkeypatch):
+    from refimpl.training.checkpoint import write_text
+    path = write_text(tmp_path / "m.json", '{"a": 1}')
+    assert json.loads(path.read_text()) == {"a": 1}
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_text(path, '{"a": 2}')
+    assert json.loads(path.read_text()) == {"a": 1} and not list(tmp_path.glob("*.tmp"))
+
+
+def test_check_params_matches_parameters_against_their_model():
+    from refimpl import nn
+    from refimpl.backend import make_rng
+    from refimpl.training.checkpoint import check_params
+    model = nn.build("mlp-100-100", (1, 8, 8), 10)
+    params = model.init(make_rng(0))
+    check_params(model, params)  # fits: no error
+    other = nn.build("mlp-400-400", (1, 8, 8), 10).init(make_rng(0))
+    with pytest.raises(ValueError, match=r"parameter dense1\.weight has shape \(64, 400\)"):
+        check_params(model, other, source="checkpoint x.npz")
+    with pytest.raises(ValueError, match="missing dense3.bias"):
+        check_params(model, {k: v for k, v in params.items() if k != "dense3.bias"})
+    with pytest.raises(ValueError, match="unexpected extra.weight"):
+        check_params(model, {**params, "extra.weight": params["dense1.bias"]})
