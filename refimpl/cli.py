@@ -113,14 +113,17 @@ def _fraction_or_count(text: str):
     """k as the API takes it: an integer literal is a count ("1" -> 1 pixel, "50" -> 50), any
     other number a fraction in (0, 1] of the inputs ("0.5" -> half, "1.0" -> all of them)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count (an int such as 50) or a fraction "
-                                         f"in (0, 1] (such as 0.5), got {text!r}") from None
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+    if value is None or (isinstance(value, int) and value < 1) or (
+            isinstance(value, float) and not 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"expected a count (an int >= 1 such as 50) or a "
+                                         f"fraction in (0, 1] (such as 0.5), got {text!r}")
+    return value
 
 
 def _method_arguments(parser):

@@ -57,5 +57,5 @@ def load(name: str, *, root=None, download: bool = False, mirror: str | None = N
         return load_digits()
     loaders = {"mnist": load_mnist, "cifar10": load_cifar10, "stl10": load_stl10}
     if name not in loaders:
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(NAMES)}")
+        raise ValueError(f"name: unknown data set {name!r}; choose one of {', '.join(NAMES)}")
     return loaders[name](root, download=download, mirror=mirror)

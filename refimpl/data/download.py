@@ -91,7 +91,7 @@ def fetch(url: str, dest, *, sha256: str | None = None, md5: str | None = None,
     """
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ("http", "https", "file"):
-        raise ValueError(f"fetch: expected an http, https or file URL, got {url!r}")
+        raise ValueError(f"fetch: url: expected an http, https or file URL, got {url!r}")
     dest = pathlib.Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     expected = {k: v for k, v in (("sha256", sha256), ("md5", md5)) if v}

@@ -75,6 +75,9 @@ def gaussian_blobs(n: int, d: int, num_classes: int, *, seed: int, scale: float 
     Returns:
         ``(X, y)``: X float64 ``(n, d)``, y int64 ``(n,)`` in 0..K-1.
     """
+    for label, value in (("n", n), ("d", d), ("num_classes", num_classes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"gaussian_blobs: {label}: expected a positive int, got {value!r}")
     rng = np.random.default_rng(seed)
     centres = separation * rng.standard_normal((num_classes, d))
     y = _balanced_labels(rng, n, np.arange(num_classes, dtype=np.int64))
@@ -91,6 +94,9 @@ def blob_images(n_train: int, n_test: int, *, input_shape=(1, 8, 8), num_classes
     Returns:
         A :class:`Dataset` named ``"blobs"``: images float32 ``(N, C, H, W)``, labels int64.
     """
+    for label, value in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"blob_images: {label}: expected a positive int, got {value!r}")
     x, y = gaussian_blobs(n_train + n_test, math.prod(input_shape), num_classes, seed=seed,
                           scale=scale, separation=separation)
     x = x.astype(np.float32).reshape(-1, *input_shape)

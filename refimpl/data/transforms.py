@@ -8,6 +8,7 @@ rescales it to [-1, 1]: both pipelines are compositions of the functions below.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -31,7 +32,7 @@ LUMA_BT601 = (0.299, 0.587, 0.114)
 
 def _check_images(x, name):
     if x.ndim != 4:
-        raise ValueError(f"{name}: expected images (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ValueError(f"{name}: x: expected images (N, C, H, W), got shape {tuple(x.shape)}")
 
 
 def pad(x: Array, size: int) -> Array:
@@ -84,7 +85,7 @@ def to_grayscale(x: Array, weights: Sequence[float] = LUMA_BT601) -> Array:
     _check_images(x, "to_grayscale")
     check_floating(x, "to_grayscale")
     if x.shape[1] != len(weights):
-        raise ValueError(f"to_grayscale: expected {len(weights)} channels, got {x.shape[1]}")
+        raise ValueError(f"to_grayscale: x: expected {len(weights)} channels, got {x.shape[1]}")
     xp = get_namespace(x)
     w = xp.reshape(xp.asarray(weights, dtype=x.dtype), (1, len(weights), 1, 1))
     return xp.sum(x * w, axis=1, keepdims=True)
@@ -97,11 +98,19 @@ def rescale(x: Array, source: tuple[float, float], target: tuple[float, float]) 
     """
     check_floating(x, "rescale")
     (a, b), (c, d) = source, target
+    for label, (low, high) in (("source", source), ("target", target)):
+        if not (math.isfinite(low) and math.isfinite(high) and low != high):
+            raise ValueError(f"rescale: {label}: expected an interval (low, high) of finite, "
+                             f"distinct ends, got {(low, high)}")
     return (x - a) * ((d - c) / (b - a)) + c
 
 
-def _per_channel(x, value, name):
-    """A real scalar as a Python float, or a sequence of C values as an array (1, C, 1, 1)."""
+def _per_channel(x, value, name, *, positive=False):
+    """A real scalar as a Python float, or a sequence of C values as an array (1, C, 1, 1);
+    ``positive``: each value must be finite and > 0 (a standard deviation)."""
+    values = [value] if isinstance(value, numbers.Real) else list(value)
+    if positive and not all(math.isfinite(float(v)) and float(v) > 0 for v in values):
+        raise ValueError(f"{name}: std: expected finite values > 0, got {value!r}")
     if isinstance(value, numbers.Real):
         return float(value)
     xp = get_namespace(x)
@@ -118,10 +127,12 @@ def standardize(x: Array, mean, std) -> Array:
     For paper 001's MNIST: ``standardize(pad(x, 32), MNIST_PAD32_MEAN, MNIST_PAD32_STD)``.
     """
     check_floating(x, "standardize")
-    return (x - _per_channel(x, mean, "standardize")) / _per_channel(x, std, "standardize")
+    return (x - _per_channel(x, mean, "standardize")) / _per_channel(x, std, "standardize",
+                                                                     positive=True)
 
 
 def unstandardize(z: Array, mean, std) -> Array:
     """The inverse of :func:`standardize`: z * std + mean."""
     check_floating(z, "unstandardize")
-    return z * _per_channel(z, std, "unstandardize") + _per_channel(z, mean, "unstandardize")
+    return (z * _per_channel(z, std, "unstandardize", positive=True)
+            + _per_channel(z, mean, "unstandardize"))

@@ -110,7 +110,7 @@ class Model:
               noise=None) -> Array:
         """logits (N, num_classes) of x (N, *input_shape); ``noise`` as in Sequential.apply."""
         if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"{self.name}: expected inputs (N, {', '.join(map(str, self.input_shape))}), "
+            raise ValueError(f"{self.name}: x: expected inputs (N, {', '.join(map(str, self.input_shape))}), "
                              f"got {tuple(x.shape)}")
         h = self.represent(params, x, train=train, rng=rng, noise=noise)
         return self.classify(params, h, train=train, rng=rng, noise=noise)

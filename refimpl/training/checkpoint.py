@@ -43,7 +43,17 @@ class NonFiniteCheckpointError(FloatingPointError):
 
 
 def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> Path:
-    """Write ``params``, ``opt_state`` and ``meta`` (JSON-serialisable) atomically to ``path``."""
+    """Write ``params``, ``opt_state`` and ``meta`` (JSON-serialisable) atomically to ``path``.
+
+    Raises:
+        TypeError: when ``params`` is not a dict of arrays or ``meta`` not a dict.
+        NonFiniteCheckpointError: when a parameter, or a loss of the last record of
+            ``meta["history"]``, is NaN or infinite (nothing is written).
+    """
+    if not isinstance(params, dict) or not all(hasattr(v, "shape") for v in params.values()):
+        raise TypeError(f"params: expected a dict of arrays, got {type(params).__name__}")
+    if not isinstance(meta, dict):
+        raise TypeError(f"meta: expected a JSON-serialisable dict, got {type(meta).__name__}")
     arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
     _check_finite_state(path, arrays, meta)
     opt_state = opt_state or {"step": 0, "slots": {}}

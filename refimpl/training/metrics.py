@@ -16,6 +16,7 @@ Array = Any
 def predict_logits(model, params: dict, x: Array, *, batch_size: int = 1000) -> Array:
     """Logits (N, K) of ``x`` in evaluation mode, ``batch_size`` examples at a time."""
     xp = get_namespace(x)
+    check_positive_int(batch_size, "batch_size")
     n = x.shape[0]
     parts = [model.apply(params, x[i:min(i + batch_size, n), ...]) for i in range(0, n, batch_size)]
     return xp.concat(parts, axis=0)
@@ -45,6 +46,10 @@ def check_data(model, params: dict, x: Array, y: Array, *, name: str = "") -> in
         raise TypeError(f"{name}: dtype {x.dtype} differs from the parameters' "
                         f"{', '.join(map(str, dtypes))}; cast x (xp.astype(x, dtype)) or "
                         "initialise the model in its dtype")
+    input_shape = getattr(model, "input_shape", None)
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"{name}: expected examples of shape {tuple(input_shape)} (model "
+                         f"{getattr(model, 'name', '')}), got a batch of shape {tuple(x.shape)}")
     check_all_finite(x, name)
     num_classes = int(model.apply(params, x[:1, ...]).shape[1])
     check_labels(y, num_classes, n=int(x.shape[0]), name=label_name)
