@@ -56,6 +56,10 @@ def _with(x=X, y=Y, **kw):
     return lambda: fit(MODEL, PARAMS, (x, y), **settings)
 
 
+def _with_train(train):
+    return lambda: fit(MODEL, PARAMS, train, optimizer=nn.SGD(0.1), epochs=1, quiet=True)
+
+
 def _nan(a):
     a = a.copy()
     a.flat[0] = np.nan
@@ -111,6 +115,14 @@ NN_ROWS = [
     Row("Model.apply with inputs of another shape", lambda: MODEL.apply(PARAMS, IMAGES),
         names="expected inputs (N, 4)"),
     Row("build unknown name", lambda: nn.build("nope", (4,), 3), names="nope"),
+    Row("build input_shape int", lambda: nn.build("mlp-100-100", 4, 3), names="input_shape"),
+    Row("build input_shape 0", lambda: nn.build("lenet", (1, 0, 28), 10), names="input_shape"),
+    Row("build num_classes 1", lambda: nn.build("mlp-100-100", (4,), 1), names="num_classes"),
+    Row("piecewise_constant lr -1", lambda: nn.piecewise_constant(-1.0), names="lr"),
+    Row("piecewise_constant milestone lr nan",
+        lambda: nn.piecewise_constant(0.1, {3: math.nan}), names="milestones"),
+    Row("piecewise_constant milestone epoch -1",
+        lambda: nn.piecewise_constant(0.1, {-1: 0.01}), names="milestones"),
     Row("uniform(-1)", lambda: nn.uniform(-1.0), names="a must"),
     Row("get_initializer(7)", lambda: nn.get_initializer(7), names="init"),
     Row("SGD lr -1", lambda: nn.SGD(-1.0), names="lr"),
@@ -161,6 +173,13 @@ TRAINING_ROWS = [
     Row("save_checkpoint meta not a dict",
         lambda: save_checkpoint("/nonexistent/c.npz", {"w": np.ones(2)}, None, [1]), TypeError,
         "meta"),
+    Row("save_checkpoint bad opt_state",
+        lambda: save_checkpoint("/nonexistent/c.npz", {"w": np.ones(2)}, {"m": 1}, {}),
+        TypeError, "opt_state"),
+    Row("save_checkpoint into a folder",
+        lambda: save_checkpoint("/tmp", {"w": np.ones(2)}, None, {}), ValueError, "path"),
+    Row("fit train not a pair", _with_train(X), TypeError, "train:"),
+    Row("fit test not a pair", _with(test=X), TypeError, "test:"),
     Row("load_checkpoint missing file", lambda: load_checkpoint("/nonexistent/c.npz"),
         FileNotFoundError, "/nonexistent/c.npz"),
     Row("check_params of another model",
@@ -181,6 +200,12 @@ DATA_ROWS = [
     Row("Dataset num_classes 0", _dataset(num_classes=0), ValueError, "num_classes"),
     Row("pad to a smaller size", lambda: transforms.pad(IMAGES, 4), ValueError, "size"),
     Row("pad of flat data", lambda: transforms.pad(X, 32), ValueError, "x:"),
+    Row("pad to 32.5", lambda: transforms.pad(IMAGES, 32.5), ValueError, "size"),
+    Row("center_crop to 0", lambda: transforms.center_crop(IMAGES, 0), ValueError, "size"),
+    Row("linearly_separable n 2.5", lambda: data.linearly_separable(2.5, 2, margin=0.1, seed=0),
+        ValueError, "n=2.5"),
+    Row("linearly_separable margin nan",
+        lambda: data.linearly_separable(4, 2, margin=math.nan, seed=0), ValueError, "margin"),
     Row("center_crop larger", lambda: transforms.center_crop(IMAGES, 16), ValueError, "size"),
     Row("to_grayscale of grey images", lambda: transforms.to_grayscale(IMAGES), ValueError, "x:"),
     Row("standardize std 0", lambda: transforms.standardize(IMAGES, 0.0, 0.0), ValueError, "std"),

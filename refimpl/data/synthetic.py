@@ -43,7 +43,8 @@ def linearly_separable(n: int, d: int, *, margin: float, seed: int,
         ``(X, y, w)``: X float64 ``(n, d)``, y float64 ``(n,)`` in {-1, +1}, w float64
         ``(d,)`` with unit l2 norm.
     """
-    if n < 1 or d < 1 or margin < 0:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, d)) or n < 1 or d < 1 \
+            or not margin >= 0:
         raise ValueError(f"linearly_separable: expected n >= 1, d >= 1, margin >= 0; "
                          f"got n={n}, d={d}, margin={margin}")
     rng = np.random.default_rng(seed)

@@ -35,6 +35,11 @@ def _check_images(x, name):
         raise ValueError(f"{name}: x: expected images (N, C, H, W), got shape {tuple(x.shape)}")
 
 
+def _check_size(size, name):
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{name}: size: expected a positive int, got {size!r}")
+
+
 def pad(x: Array, size: int) -> Array:
     """Zero-pad images ``(N, C, H, W)`` to ``(N, C, size, size)``, centred.
 
@@ -45,6 +50,7 @@ def pad(x: Array, size: int) -> Array:
         ValueError: when ``size`` is smaller than H or W.
     """
     _check_images(x, "pad")
+    _check_size(size, "pad")
     xp = get_namespace(x)
     n, c, h, w = x.shape
     if size < h or size < w:
@@ -65,6 +71,7 @@ def center_crop(x: Array, size: int) -> Array:
         ValueError: when ``size`` is larger than H or W.
     """
     _check_images(x, "center_crop")
+    _check_size(size, "center_crop")
     xp = get_namespace(x)
     h, w = x.shape[2:]
     if size > h or size > w:

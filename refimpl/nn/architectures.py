@@ -111,4 +111,8 @@ def build(name: str, input_shape, num_classes: int = 10) -> Model:
         raise ValueError(f"model: unknown name {name!r}; choose one of {', '.join(MODELS)}")
     if not (isinstance(num_classes, int) and num_classes >= 2):
         raise ValueError(f"num_classes: expected an int >= 2, got {num_classes!r}")
+    if not (isinstance(input_shape, (tuple, list)) and input_shape and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in input_shape)):
+        raise ValueError(f"input_shape: expected a tuple of positive ints, (D,) or (C, H, W), "
+                         f"got {input_shape!r}")
     return MODELS[name](tuple(input_shape), num_classes)

@@ -125,6 +125,9 @@ def max_norm(params: dict, limit: float, *, keys=None) -> dict:
 def piecewise_constant(lr: float, milestones: dict[int, float] | None = None):
     """An epoch -> learning-rate schedule: ``lr`` until the first milestone epoch, then the
     milestone's rate, and so on ({30: 0.01} is 30 epochs at lr then 0.01, as in paper 004)."""
+    _check_nonnegative(lr=lr, **{f"milestones[{k!r}]": v for k, v in (milestones or {}).items()})
+    if any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in milestones or {}):
+        raise ValueError(f"milestones: expected epochs as ints >= 0, got {sorted(milestones)}")
     milestones = dict(sorted((milestones or {}).items()))
 
     def schedule(epoch: int) -> float:

@@ -54,6 +54,13 @@ def save_checkpoint(path, params: dict, opt_state: dict | None, meta: dict) -> P
         raise TypeError(f"params: expected a dict of arrays, got {type(params).__name__}")
     if not isinstance(meta, dict):
         raise TypeError(f"meta: expected a JSON-serialisable dict, got {type(meta).__name__}")
+    if opt_state is not None and not (isinstance(opt_state, dict) and "step" in opt_state
+                                      and isinstance(opt_state.get("slots"), dict)):
+        raise TypeError("opt_state: expected None or an optimizer state {'step': int, 'slots': "
+                        f"{{slot: {{key: array}}}}}}, got {type(opt_state).__name__}")
+    if Path(path).is_dir():
+        raise ValueError(f"path: {path} is a folder; give the checkpoint's file name "
+                         "(e.g. OUT/checkpoint.npz)")
     arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
     _check_finite_state(path, arrays, meta)
     opt_state = opt_state or {"step": 0, "slots": {}}

@@ -30,7 +30,7 @@ from refimpl.backend import get_namespace, make_rng, to_numpy
 from refimpl.nn.optim import max_norm
 from refimpl.training.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.training.methods import normal
-from refimpl.training.metrics import check_data, evaluate
+from refimpl.training.metrics import check_data, check_pairs, evaluate
 
 __all__ = ["fit", "FitResult", "epoch_seed", "NonFiniteLossError"]
 
@@ -84,6 +84,7 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         check_every: steps between checks of the loss for NaN / inf.
         log: where the per-epoch lines go.
     """
+    check_pairs(train=train, test=test)
     x, y = train
     xp = get_namespace(x, name="train x")
     n = int(x.shape[0])

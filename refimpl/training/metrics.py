@@ -8,7 +8,7 @@ from refimpl import ops
 from refimpl._checks import check_all_finite, check_labels, check_positive_int
 from refimpl.backend import get_namespace, to_numpy
 
-__all__ = ["predict_logits", "evaluate", "check_data"]
+__all__ = ["predict_logits", "evaluate", "check_data", "check_pairs"]
 
 Array = Any
 
@@ -20,6 +20,14 @@ def predict_logits(model, params: dict, x: Array, *, batch_size: int = 1000) -> 
     n = x.shape[0]
     parts = [model.apply(params, x[i:min(i + batch_size, n), ...]) for i in range(0, n, batch_size)]
     return xp.concat(parts, axis=0)
+
+
+def check_pairs(**pairs) -> None:
+    """Raise a TypeError naming the keyword unless each value is None or a pair (x, y)."""
+    for name, pair in pairs.items():
+        if pair is not None and not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"{name}: expected a pair (x, y) of inputs and labels, got "
+                            f"{type(pair).__name__}")
 
 
 def check_data(model, params: dict, x: Array, y: Array, *, name: str = "") -> int:

@@ -2,6 +2,7 @@
 files that are missing, truncated, corrupt or not refimpl checkpoints."""
 
 import io
+import math
 import json
 import os
 import struct
@@ -327,3 +328,26 @@ def test_check_params_matches_parameters_against_their_model():
         check_params(model, {k: v for k, v in params.items() if k != "dense3.bias"})
     with pytest.raises(ValueError, match="unexpected extra.weight"):
         check_params(model, {**params, "extra.weight": params["dense1.bias"]})
+
+
+def test_a_diverging_fit_never_writes_a_non_finite_checkpoint(tmp_path):
+    """The issue's reproduction in the library: lr 1e30 from epoch 4; the last update of an
+    epoch and its test loss are checked before the checkpoint is written."""
+    from refimpl import nn
+    from refimpl.backend import make_rng
+    from refimpl.training import fit
+    from refimpl.training.checkpoint import NonFiniteCheckpointError
+    from refimpl.training.loop import NonFiniteLossError
+    model = nn.build("mlp-100-100", (8,), 3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 8)).astype(np.float32)
+    y = np.arange(32) % 3
+    path = tmp_path / "c.npz"
+    with np.errstate(all="ignore"), pytest.raises((NonFiniteCheckpointError, NonFiniteLossError)):
+        fit(model, model.init(make_rng(0)), (x, y), test=(x, y), optimizer=nn.SGD(0.05),
+            epochs=8, batch_size=32, quiet=True, checkpoint=path,
+            schedule=nn.piecewise_constant(0.05, {3: 1e30}))
+    params, _, meta = load_checkpoint(path)
+    assert meta["epoch"] == 3
+    assert all(np.isfinite(v).all() for v in params.values())
+    assert all(math.isfinite(r["test_loss"]) for r in meta["history"])
