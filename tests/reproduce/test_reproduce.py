@@ -163,4 +163,4 @@ def test_cli(mnist_dir, tmp_path, capsys):
     assert (tmp_path / "huang-table2" / "table.png").is_file()
     missing = main(["reproduce", "ksup-table2", "--data-dir", str(tmp_path / "none"),
                     "--out", str(tmp_path), "--quiet"])
-    assert missing == 2 and "mnist" in capsys.readouterr().err.lower()
+    assert missing == 3 and "mnist" in capsys.readouterr().err.lower()  # 3: file not found
