@@ -14,29 +14,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import sys
 import traceback
 from pathlib import Path
 
 BACKENDS = ["numpy", "cupy"]
 
-# Exit status -> what it means; the order of _STATUS_OF below decides which kind an error is.
-EXIT_STATUSES = {
-    0: "success",
-    1: "gradcheck: a derivative disagrees with finite differences",
-    2: "a bad argument or input value (the message names it)",
-    3: "a file or folder was not found (checkpoint, data files)",
-    4: "a data file is corrupt, fails its checksum or was refused (e.g. a malicious pickle)",
-    5: "a download failed (network, server, mirror)",
-    6: "training diverged: a NaN or infinite loss or parameter (nothing bad was saved)",
-    7: "the output folder is a file, is not writable, or is in use by another run",
-    8: "the checkpoint does not fit: corrupt, another model, a missing parameter or metadata",
-    9: "the array backend (or another library) is not installed or has no device",
-    10: "another operating-system error (permissions, disk full)",
-    70: "an internal error (a bug): rerun with --debug and report the traceback",
-    130: "interrupted (Ctrl-C)",
-}
+from refimpl.commands.errors import EXIT_STATUSES, describe  # light: no arrays imported
 
 
 def _gradcheck_parser(commands):
@@ -248,46 +232,6 @@ def check_arguments(parser, args) -> None:
         parser.error(f"--seeds: expected ints >= 0, got {seeds}")
 
 
-def _status_of(err: BaseException) -> tuple[int, str]:
-    """(exit status, the fix to append or "") for an error raised by a command."""
-    from refimpl.commands import CheckpointError, DataFileError  # noqa: PLC0415
-    from refimpl.commands.outdir import OutputFolderError  # noqa: PLC0415
-    from refimpl.data.download import DownloadError  # noqa: PLC0415
-    if isinstance(err, KeyboardInterrupt):
-        return 130, ""
-    if isinstance(err, OutputFolderError):
-        return 7, ""
-    if isinstance(err, DownloadError):
-        return 5, ("check the network, set REFIMPL_MIRROR (or --data-dir with the files "
-                   "already there) and retry")
-    if isinstance(err, FileNotFoundError):
-        return 3, ""
-    if isinstance(err, (DataFileError, pickle.UnpicklingError)):
-        return 4, ""
-    if isinstance(err, CheckpointError):
-        return 8, ""
-    if isinstance(err, FloatingPointError):  # NonFiniteLossError, NonFiniteCheckpointError
-        return 6, ""
-    if isinstance(err, ImportError) or "Backend" in type(err).__name__:
-        return 9, ("install it (CuPy: pip install cupy-cuda12x, matching your CUDA) or run with "
-                   "--backend numpy")
-    if isinstance(err, (ValueError, TypeError)):
-        return 2, ""
-    if isinstance(err, OSError):
-        return 10, "check the path, its permissions and the free disk space"
-    return 70, "this is a bug in refimpl: rerun with --debug and report the traceback"
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    if isinstance(err, KeyboardInterrupt):
-        return "interrupted"
-    if not isinstance(err, (ValueError, TypeError, OSError, FloatingPointError, ImportError,
-                            pickle.UnpicklingError)) and "Backend" not in type(err).__name__:
-        text = f"internal error {type(err).__name__}: {text}"
-    return text
-
-
 def main(argv=None) -> int:
     """Run the command line ``argv``; return the exit status (see ``EXIT_STATUSES``)."""
     parser = build_parser()
@@ -296,12 +240,10 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001  (every kind gets a line)
-        status, fix = _status_of(err)
+        status, line = describe(err)
         if getattr(args, "debug", False):
             traceback.print_exc(file=sys.stderr)
-        line = _one_line(err)
-        print(f"refimpl {args.command}: error: {line}{'; ' + fix if fix else ''}",
-              file=sys.stderr)
+        print(f"refimpl {args.command}: error: {line}", file=sys.stderr)
         return status
 
 

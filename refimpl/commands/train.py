@@ -15,7 +15,7 @@ from pathlib import Path
 
 from refimpl import nn
 from refimpl.backend import make_rng, namespace_by_name
-from refimpl.commands import CheckpointError, DataFileError
+from refimpl.commands.errors import CheckpointError, DataFileError
 from refimpl.commands.outdir import output_folder
 from refimpl.data.pipeline import PREPROCESSING, prepare
 from refimpl.training import METHODS, evaluate, fit, get_method, load_checkpoint
