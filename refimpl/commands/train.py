@@ -85,6 +85,8 @@ def train(args) -> int:
 
 def _train(args, out: Path) -> int:
     began = time.perf_counter()
+    method = method_from_arguments(args)  # wrong options fail before any data is read
+    schedule = nn.piecewise_constant(args.lr, _milestones(args.lr_milestones))
     xp = namespace_by_name(args.backend)
     dtype = getattr(xp, args.dtype)
     arrays, ds = load_data(args.dataset, data_dir=args.data_dir, download=args.download,
@@ -97,7 +99,6 @@ def _train(args, out: Path) -> int:
             "input_shape": list(model.input_shape), "num_classes": ds.num_classes,
             "dtype": args.dtype, "optimizer": args.optimizer, "lr": args.lr,
             "momentum": args.momentum, "weight_decay": args.weight_decay}
-    method = method_from_arguments(args)
     meta["method_settings"] = method.settings()
     if not args.quiet:
         print(f"refimpl train: {args.model} ({nn.count_parameters(params):,} parameters) on "
@@ -106,7 +107,7 @@ def _train(args, out: Path) -> int:
     result = fit(model, params, (x_train, y_train), test=(x_test, y_test),
                  optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size,
                  seed=args.seed, method=method,
-                 schedule=nn.piecewise_constant(args.lr, _milestones(args.lr_milestones)),
+                 schedule=schedule,
                  max_norm_limit=args.max_norm, checkpoint=out / "checkpoint.npz",
                  resume=args.resume, meta=meta, quiet=args.quiet)
     final = evaluate(model, result.params, x_test, y_test)
