@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in commands.choices.values():  # --debug after the command name works too
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="on an error, print the Python traceback too")
+        sub.set_defaults(parser=sub)  # usage errors show the command's own usage
     return parser
 
 
@@ -236,7 +237,7 @@ def main(argv=None) -> int:
     """Run the command line ``argv``; return the exit status (see ``EXIT_STATUSES``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    check_arguments(parser, args)
+    check_arguments(getattr(args, "parser", parser), args)
     try:
         return args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001  (every kind gets a line)

@@ -55,6 +55,10 @@ def _cnn_problem(rng, xp):
 
 def gradcheck(args) -> int:
     """Print reverse mode against central differences; exit status 1 if any check fails."""
+    if not (isinstance(args.rtol, (int, float)) and math.isfinite(args.rtol) and args.rtol >= 0):
+        raise ValueError(f"rtol: expected a finite number >= 0, got {args.rtol!r}")
+    if not (isinstance(args.order, int) and args.order >= 1):
+        raise ValueError(f"order: expected an int >= 1, got {args.order!r}")
     xp = namespace_by_name(args.backend)
     rng = make_rng(args.seed, xp)
     rows = []

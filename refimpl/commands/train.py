@@ -113,7 +113,8 @@ def _train(args, out: Path) -> int:
     final = evaluate(model, result.params, x_test, y_test)
     summary = {"command": "train", "config": {**vars(args), **meta}, "history": result.history,
                "test": final, "wall_seconds": time.perf_counter() - began}
-    summary["config"].pop("run", None)
+    for key in ("run", "parser", "debug"):
+        summary["config"].pop(key, None)
     write_text(out / "metrics.json", json.dumps(summary, indent=2, default=str))
     if result.history:
         _plot_atomically(result.history, out / "learning_curves.png",
