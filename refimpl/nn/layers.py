@@ -70,10 +70,9 @@ class Dense(Layer):
         return params, (self.out_features,)
 
     def apply(self, params, x, *, train=False, rng=None):
-        expected = {"weight": (x.shape[-1], self.out_features)}
+        _check_param(self, params, "weight", (x.shape[-1], self.out_features))
         if self.bias:
-            expected["bias"] = (self.out_features,)
-        _check_params(f"Dense({self.out_features})", params, expected)
+            _check_param(self, params, "bias", (self.out_features,))
         if self.bias:
             return ops.linear(x, params["weight"], params["bias"])
         return ops.matmul(x, params["weight"])
@@ -111,9 +110,8 @@ class Conv2d(Layer):
     def apply(self, params, x, *, train=False, rng=None):
         if x.ndim != 4:
             raise ValueError(f"Conv2d: x: expected images (N, C, H, W), got shape {tuple(x.shape)}")
-        _check_params(f"Conv2d({self.out_channels}, {self.kernel_size})", params,
-                      {"weight": (self.out_channels, x.shape[1], *self.kernel_size),
-                       "bias": (self.out_channels,)})
+        _check_param(self, params, "weight", (self.out_channels, x.shape[1], *self.kernel_size))
+        _check_param(self, params, "bias", (self.out_channels,))
         return ops.conv2d(x, params["weight"], params["bias"], stride=self.stride,
                           padding=self.padding)
 
@@ -246,14 +244,16 @@ def _check_size(value, name, layer):
     return value
 
 
-def _check_params(layer, params, expected):
-    """Raise a ValueError naming ``layer`` and the parameter when one of ``expected``
-    (``{local name: shape}``) is missing from ``params`` or has another shape."""
-    for key, shape in expected.items():
-        if key not in params:
-            raise ValueError(f"{layer}: parameter {key!r} is missing (got {sorted(params)}); "
-                             "were the parameters made for another model?")
-        found = tuple(params[key].shape)
-        if found != tuple(shape):
-            raise ValueError(f"{layer}: parameter {key!r} has shape {found}, expected "
-                             f"{tuple(shape)}; were the parameters made for another model?")
+def _check_param(layer, params, key, shape):
+    """Raise a ValueError naming the layer and parameter ``key`` when it is missing from
+    ``params`` or not of ``shape`` (a shape comparison: no device synchronisation)."""
+    value = params.get(key)
+    if value is not None and tuple(value.shape) == shape:
+        return
+    size = getattr(layer, "out_features", None) or getattr(layer, "out_channels", None)
+    name = f"{type(layer).__name__}({size})"
+    if value is None:
+        raise ValueError(f"{name}: parameter {key!r} is missing (got {sorted(params)}); were "
+                         "the parameters made for another model?")
+    raise ValueError(f"{name}: parameter {key!r} has shape {tuple(value.shape)}, expected "
+                     f"{shape}; were the parameters made for another model?")
