@@ -1,5 +1,8 @@
 """Iterative and search attacks: PGD, box-constrained L-BFGS, minimum perturbation by line search.
 
+PGD lives in :mod:`.pgd` (re-exported here); the targeted L-BFGS of Szegedy et al. and the
+line search of paper 003 are below; the untargeted batched L-BFGS is in :mod:`.lbfgs`.
+
 The model interface is that of :mod:`refimpl.perturbations.attacks`: ``logits_fn(x) -> (N, K)``
 over fixed parameters, integer labels, a per-example loss summed before differentiating.
 """
@@ -16,52 +19,14 @@ from refimpl.autodiff import value_and_grad
 from refimpl.backend import get_namespace, to_numpy
 from refimpl.tracer import getval
 
-from . import lp
 from ._batch import check_radius, count_true, flat, per_example, to_l2
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
+from .pgd import pgd
 
 Array = Any
 
 __all__ = ["pgd", "lbfgs", "minimum_perturbation", "MinimumPerturbation"]
-
-
-def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, p: float, step_size: float,
-        steps: int, rng=None, clip: tuple[float, float] | None = None,
-        loss_fn: Callable | None = None, only_correct: bool = False) -> AttackResult:
-    """Projected steepest ascent in the lp ball of ``radius`` (p in {1, 2, inf}).
-
-    delta <- project(delta + steepest_ascent(grad L(x + delta), step_size, p), radius, p),
-    ``steps`` times, then into the box ``clip`` (clipping toward x never leaves the ball).
-    With an ``rng`` the start is uniform in [-radius, radius]^D projected onto the ball;
-    otherwise delta starts at zero. ``zero_grad`` counts zero gradients at the start.
-
-    Returns:
-        :class:`AttackResult` (x_adv, delta, zero_grad, None).
-    """
-    xp = get_namespace(x)
-    check_input(x)
-    check_labels(y, x)
-    p = lp.check_p(p)
-    if p not in (1.0, 2.0, math.inf):
-        raise ValueError(f"p: PGD projects onto l1, l2 or linf balls; expected 1, 2 or inf, "
-                         f"got {p}")
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
-    r = check_radius(radius, x)
-    delta = xp.zeros_like(x)
-    if rng is not None:
-        start = rng.uniform(tuple(x.shape), low=-1.0, high=1.0, dtype=x.dtype)
-        delta = finish(x, lp.project(start * per_example(r, x.ndim), r, p), clip=clip)[1]
-    perturb = correct(getval(logits_fn(x)), y) if only_correct else None
-    for step in range(steps):
-        _, gradient = logits_and_input_gradient(logits_fn, x + delta, y, loss_fn)
-        if step == 0:
-            zero = xp.all(flat(gradient) == 0, axis=1)
-        delta = lp.project(delta + lp.steepest_ascent(gradient, step_size, p), r, p)
-        delta = finish(x, delta, clip=clip)[1]
-    x_adv, delta = finish(x, delta, perturb=perturb)
-    return AttackResult(x_adv, delta, count_true(zero & perturb if only_correct else zero))
 
 
 def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, float] = (0.0, 1.0),
