@@ -16,13 +16,14 @@ from typing import Any, NamedTuple
 
 from refimpl import ops
 from refimpl.backend import get_namespace
+from refimpl.tracer import getval
 
 from . import lp
 
 Array = Any
 
 __all__ = ["MinimumNormResult", "LpFamily", "resolve_family", "check_positive", "check_count",
-           "check_label_range", "check_clip", "on_device_of", "one_hot_like", "per_example_loss"]
+           "check_label_range", "check_clip", "on_device_of", "one_hot_like", "margin", "per_example_loss"]
 
 
 class MinimumNormResult(NamedTuple):
@@ -129,6 +130,17 @@ def one_hot_like(y: Array, logits: Array) -> Array:
     xp = get_namespace(logits)
     classes = xp.arange(logits.shape[1], dtype=y.dtype, device=logits.device)
     return xp.astype(y[:, None] == classes[None, :], logits.dtype)
+
+
+def margin(logits: Array, y: Array) -> Array:
+    """(N,) max_{j != y} z_j - z_y, written with refimpl.ops (traceable): > 0 iff misclassified
+    (up to ties)."""
+    raw = getval(logits)
+    xp = get_namespace(raw)
+    is_label = one_hot_like(y, raw) > 0
+    others = ops.where(is_label, xp.full_like(raw, -math.inf), logits)
+    own = ops.sum(ops.where(is_label, logits, xp.zeros_like(raw)), axis=1)
+    return ops.subtract(ops.max(others, axis=1), own)
 
 
 def per_example_loss(loss_fn: Any, logits: Array, y: Array) -> Array:
