@@ -28,7 +28,8 @@ from refimpl.tracer import getval
 
 from ._batch import check_radius, count_true, flat, per_example
 from ._checks import (check_clip, check_count, check_label_range, check_positive,
-                      per_example_loss, resolve_family)
+                      on_device_of, per_example_loss, resolve_family)
+from .external import checked_logits
 from ._model import AttackResult, check_input, check_labels, correct, finish, logits_and_input_gradient
 from .pgd import random_in_ball
 
@@ -41,7 +42,7 @@ def checkpoints(steps: int) -> list[int]:
     """The iterations w_1 < w_2 < ... (all < ``steps``) where APGD may halve its step."""
     previous, current, found = 0.0, 0.22, []
     while current <= 1.0:
-        w = math.ceil(current * steps)
+        w = math.ceil(round(current * steps, 9))  # 0.57 * 100 is 57.000000000000007
         if 0 < w < steps and w not in found:
             found.append(w)
         previous, current = current, current + max(current - previous - 0.03, 0.06)
@@ -81,8 +82,8 @@ def apgd_ce(logits_fn: Callable, x: Array, y: Array, *, radius: Any, steps: int 
     if restarts > 1 and rng is None:
         raise ValueError(f"restarts: {restarts} restarts need an rng for their random starts")
     clip = check_clip(clip)
-    r = check_radius(radius, x)
-    clean = getval(logits_fn(x))
+    r = on_device_of(check_radius(radius, x), x)
+    clean = getval(checked_logits(logits_fn, x))
     check_label_range(y, clean.shape[1])
     perturb = correct(clean, y) if only_correct else None
     best, best_loss, best_wrong, zero = xp.zeros_like(x), None, None, None

@@ -24,6 +24,7 @@ from refimpl.tracer import getval
 from ._batch import count_true, flat, l2_norm, per_example
 from ._checks import (MinimumNormResult, check_clip, check_count, check_label_range,
                       check_positive, margin)
+from .external import checked_logits
 from ._model import check_input, check_labels, correct
 
 Array = Any
@@ -66,7 +67,7 @@ def cw_l2(logits_fn: Callable, x: Array, y: Array, *, clip: tuple[float, float] 
     def to_box(w):
         return ops.add(mid, ops.multiply(half, ops.tanh(w)))
 
-    clean = getval(logits_fn(x))
+    clean = getval(checked_logits(logits_fn, x))
     check_label_range(y, clean.shape[1])
     n = x.shape[0]
     already = ~correct(clean, y)

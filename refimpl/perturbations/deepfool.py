@@ -16,6 +16,7 @@ gradients come from one batched Jacobian per step (one forward, K backward passe
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ from . import lp
 from ._batch import count_true, flat, per_example
 from ._checks import (MinimumNormResult, check_clip, check_count, check_label_range,
                       one_hot_like)
+from .external import checked_logits
 from ._model import check_input, check_labels, correct, finish
 
 Array = Any
@@ -63,7 +65,7 @@ def deepfool(logits_fn: Callable, x: Array, y: Array, *, p: float = 2, steps: in
             math.isfinite(overshoot) and overshoot >= 0):
         raise ValueError(f"overshoot: expected a finite number >= 0, got {overshoot!r}")
     clip = check_clip(clip)
-    jacobian = value_and_jacobian(logits_fn, batched=True)
+    jacobian = value_and_jacobian(functools.partial(checked_logits, logits_fn), batched=True)
     logits, jac = jacobian(x)
     logits = getval(logits)
     k = logits.shape[1]

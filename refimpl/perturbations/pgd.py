@@ -23,6 +23,7 @@ from refimpl.tracer import getval
 from ._batch import check_radius, count_true, flat, per_example, to_l2
 from ._checks import (LpFamily, check_clip, check_count, check_label_range, check_positive,
                       on_device_of, per_example_loss, resolve_family)
+from .external import checked_logits
 from ._model import AttackResult, check_input, check_labels, correct, finish, logits_and_input_gradient
 
 Array = Any
@@ -65,8 +66,8 @@ def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, step_size: floa
     if restarts > 1 and rng is None:
         raise ValueError(f"restarts: {restarts} restarts need an rng for their random starts")
     clip = check_clip(clip)
-    r = check_radius(radius, x)
-    clean = getval(logits_fn(x))
+    r = on_device_of(check_radius(radius, x), x)
+    clean = getval(checked_logits(logits_fn, x))
     check_label_range(y, clean.shape[1])
     perturb = correct(clean, y) if only_correct else None
     n = x.shape[0]
