@@ -71,6 +71,8 @@ class Tensor:
     device = property(lambda self: getval(self).device)
 
     def __len__(self):
+        if not self.shape:  # as NumPy: a 0-d value has no length (torch.as_tensor relies on it)
+            raise TypeError("len() of a 0-d traced value")
         return self.shape[0]
 
     def __repr__(self):

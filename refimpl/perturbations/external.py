@@ -109,7 +109,7 @@ def checked_logits(logits_fn: Callable, x: Any, name: str = "logits_fn") -> Any:
     try:
         logits = logits_fn(x)
     except (TypeError, AttributeError) as err:
-        if "Tensor" in str(err) and not _raised_in_refimpl(err):
+        if ("Tensor" in str(err) or "traced" in str(err)) and _raised_outside_refimpl(err):
             raise TypeError(NOT_TRACEABLE.format(name=name, detail=f"{type(err).__name__}: "
                                                  f"{err}")) from err
         raise
@@ -125,7 +125,12 @@ def checked_logits(logits_fn: Callable, x: Any, name: str = "logits_fn") -> Any:
     return logits
 
 
-def _raised_in_refimpl(err: BaseException) -> bool:
-    """True when the innermost frame of ``err`` is refimpl's own code (a genuine refimpl error)."""
+def _raised_outside_refimpl(err: BaseException) -> bool:
+    """True unless the innermost frame of ``err`` is refimpl's own code (a genuine refimpl
+    error); the tracer's refusals to convert a traced value (``__array__``, ``len``) count as
+    outside, since outside code asked for the conversion."""
     frames = traceback.extract_tb(err.__traceback__)
-    return bool(frames) and os.path.abspath(frames[-1].filename).startswith(_REFIMPL + os.sep)
+    if not frames:
+        return True
+    where = os.path.abspath(frames[-1].filename)
+    return not where.startswith(_REFIMPL + os.sep) or where == os.path.join(_REFIMPL, "tracer.py")
