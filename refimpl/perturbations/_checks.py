@@ -23,7 +23,8 @@ from . import lp
 Array = Any
 
 __all__ = ["MinimumNormResult", "LpFamily", "resolve_family", "check_positive", "check_count",
-           "check_label_range", "check_clip", "on_device_of", "one_hot_like", "margin", "per_example_loss"]
+           "check_label_range", "check_clip", "on_device_of", "one_hot_like", "margin",
+           "per_example_loss"]
 
 
 class MinimumNormResult(NamedTuple):

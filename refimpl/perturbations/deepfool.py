@@ -25,7 +25,7 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval
 
 from . import lp
-from ._batch import count_true, flat, per_example
+from ._batch import count_true, flat
 from ._checks import (MinimumNormResult, check_clip, check_count, check_label_range,
                       one_hot_like)
 from .external import checked_logits

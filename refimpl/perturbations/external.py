@@ -65,7 +65,7 @@ def external_model(logits_fn: Callable, input_gradient_fn: Callable) -> Callable
     @primitive
     def external_logits(x):
         """The user's logits at x: (N, ...) -> (N, K)."""
-        logits = _from_user(logits_fn(to_numpy(x)), x, "logits_fn")
+        logits = _from_user(logits_fn(_to_user(x)), x, "logits_fn")
         if logits.ndim != 2 or logits.shape[0] != x.shape[0]:
             raise ValueError(f"logits_fn: expected logits of shape ({x.shape[0]}, K), got "
                              f"{tuple(logits.shape)}")
@@ -78,7 +78,7 @@ def external_model(logits_fn: Callable, input_gradient_fn: Callable) -> Callable
                             "differentiable once only (its VJP runs outside refimpl); a second "
                             "derivative (double backprop, gradient regularisation) needs the "
                             "model written with refimpl.ops")
-        gradient = _from_user(input_gradient_fn(to_numpy(x), to_numpy(g)), x,
+        gradient = _from_user(input_gradient_fn(_to_user(x), _to_user(g)), x,
                               "input_gradient_fn")
         if tuple(gradient.shape) != tuple(x.shape):
             raise ValueError(f"input_gradient_fn: expected a gradient shaped like x "
@@ -86,6 +86,11 @@ def external_model(logits_fn: Callable, input_gradient_fn: Callable) -> Callable
         return gradient
 
     return external_logits
+
+
+def _to_user(a: Array) -> np.ndarray:
+    """A writable NumPy copy for the user's code (which may then change it freely)."""
+    return np.array(to_numpy(a), copy=True)
 
 
 def _from_user(value: Any, like: Array, name: str) -> Array:

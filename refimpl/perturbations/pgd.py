@@ -24,7 +24,8 @@ from ._batch import check_radius, count_true, flat, per_example, to_l2
 from ._checks import (LpFamily, check_clip, check_count, check_label_range, check_positive,
                       on_device_of, per_example_loss, resolve_family)
 from .external import checked_logits
-from ._model import AttackResult, check_input, check_labels, correct, finish, logits_and_input_gradient
+from ._model import (AttackResult, check_input, check_labels, correct, finish,
+                     logits_and_input_gradient)
 
 Array = Any
 
@@ -105,7 +106,10 @@ def random_in_ball(rng, x: Array, r: Array, family: Any) -> Array:
     xp = get_namespace(x)
     n, d = flat(x).shape
     p = family.p if isinstance(family, LpFamily) else None
-    draw = lambda shape, **kw: on_device_of(rng.uniform(shape, dtype=x.dtype, **kw), x)  # noqa: E731
+
+    def draw(shape, **kw):  # U[low, high) on the device of x
+        return on_device_of(rng.uniform(shape, dtype=x.dtype, **kw), x)
+
     if p == 2:
         direction = on_device_of(rng.normal(tuple(x.shape), dtype=x.dtype), x)
         length = r * draw((n,)) ** (1.0 / d)

@@ -68,10 +68,10 @@ def test_a_torch_model_through_the_adapter():
 
     def logits_fn(x):
         with torch.no_grad():
-            return model(torch.from_numpy(x.copy()))
+            return model(torch.from_numpy(x))
 
     def input_gradient_fn(x, cotangent):
-        t = torch.from_numpy(x.copy()).requires_grad_()
+        t = torch.from_numpy(x).requires_grad_()
         return torch.autograd.grad(model(t), t, torch.from_numpy(cotangent))[0]
 
     x, y = _batch(np, seed=2)
