@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from iter_helpers import mlp, random_mlp
+from iter_helpers import foreign_device_errors_skipped, mlp, on_device1, random_mlp
 
 from refimpl import ops
 from refimpl.autodiff import grad
@@ -130,3 +130,13 @@ def test_a_model_not_written_with_refimpl_ops_gets_an_error_naming_the_fix(kind)
         input_gradient(f, x, y)
     with pytest.raises(TypeError, match="external_model"):
         deepfool(f, x, y, steps=1)
+
+
+def test_the_adapter_keeps_the_device_of_its_inputs(xp):
+    x_np, y_np = _batch(np)
+    x, y = on_device1(xp, x_np, y_np)
+    outside = external_model(numpy_logits, numpy_input_gradient)
+    with foreign_device_errors_skipped():
+        assert outside(x).device == x.device
+        assert input_gradient(outside, x, y).device == x.device
+        assert deepfool(outside, x, y, steps=3).norm.device == x.device
