@@ -20,6 +20,7 @@ from refimpl.backend import get_namespace, to_numpy
 from refimpl.tracer import getval
 
 from ._batch import check_radius, count_true, flat, per_example, to_l2
+from ._checks import check_count, check_label_range
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
 from .pgd import pgd
@@ -57,7 +58,8 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
         raise ValueError(f"c: expected a number > 0, got {c!r}")
     lo, hi = clip
     loss_fn = loss_fn or ops.softmax_cross_entropy
-    _, gradient = logits_and_input_gradient(logits_fn, x, target, loss_fn)
+    logits, gradient = logits_and_input_gradient(logits_fn, x, target, loss_fn)
+    check_label_range(target, logits.shape[1], "target")
     zero_grad = count_true(xp.all(flat(gradient) == 0, axis=1))
     x_np, shape = to_numpy(x).astype(np.float64), (1,) + tuple(x.shape[1:])
     best = np.zeros_like(x_np)
@@ -128,7 +130,9 @@ def minimum_perturbation(logits_fn: Callable, x: Array, y: Array, *, max_radius:
         raise ValueError(f"max_radius: expected a finite number > 0, got {max_radius!r}")
     if not (isinstance(grid_points, int) and grid_points >= 1):
         raise ValueError(f"grid_points: expected an int >= 1, got {grid_points!r}")
+    check_count(bisection_steps, "bisection_steps", minimum=0)
     logits, gradient = logits_and_input_gradient(logits_fn, x, y, loss_fn)
+    check_label_range(y, logits.shape[1])
     n = x.shape[0]
     u = to_l2(gradient, check_radius(1.0, x))  # zero rows stay zero
     right = correct(logits, y)

@@ -155,3 +155,15 @@ def test_pgd_keeps_the_device_of_its_inputs(xp):
             result = pgd(f, x, y, radius=0.2, p=p, step_size=0.1, steps=2, rng=make_rng(0, xp),
                          restarts=2, clip=(-3.0, 3.0))
         assert result.x_adv.device == x.device and result.delta.device == x.device
+
+
+def test_line_search_and_targeted_lbfgs_check_their_arguments(xp):
+    from refimpl.perturbations.search import lbfgs, minimum_perturbation  # noqa: PLC0415
+    x, weight, bias, y = _binary_problem(11, n=2)
+    f, x = linear_model(xp, weight, bias), xp.asarray(x)
+    with pytest.raises(ValueError, match="bisection_steps: expected an int >= 0"):
+        minimum_perturbation(f, x, xp.asarray(y), max_radius=1.0, bisection_steps=-1)
+    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 2\)"):
+        minimum_perturbation(f, x, xp.asarray(np.array([0, -1])), max_radius=1.0)
+    with pytest.raises(ValueError, match=r"target: expected class indices in \[0, 2\)"):
+        lbfgs(f, x, xp.asarray(np.array([0, 7])), clip=(-5.0, 5.0))
