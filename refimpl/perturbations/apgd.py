@@ -29,9 +29,9 @@ from refimpl.tracer import getval
 from ._batch import check_radius, count_true, flat, per_example
 from ._checks import (check_clip, check_count, check_label_range, check_positive,
                       on_device_of, per_example_loss, resolve_family)
-from .external import checked_logits
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
+from .external import checked_logits
 from .pgd import random_in_ball
 
 Array = Any

@@ -24,8 +24,8 @@ from refimpl.tracer import getval
 from ._batch import count_true, flat, l2_norm, per_example
 from ._checks import (MinimumNormResult, check_clip, check_count, check_label_range,
                       check_positive, margin)
-from .external import checked_logits
 from ._model import check_input, check_labels, correct
+from .external import checked_logits
 
 Array = Any
 

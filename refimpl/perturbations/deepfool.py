@@ -28,8 +28,8 @@ from . import lp
 from ._batch import count_true, flat
 from ._checks import (MinimumNormResult, check_clip, check_count, check_label_range,
                       one_hot_like)
-from .external import checked_logits
 from ._model import check_input, check_labels, correct, finish
+from .external import checked_logits
 
 Array = Any
 

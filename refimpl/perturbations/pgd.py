@@ -21,11 +21,11 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval
 
 from ._batch import check_radius, count_true, flat, per_example, to_l2
-from ._checks import (LpFamily, check_clip, check_count, check_label_range, check_positive,
+from ._checks import (check_clip, check_count, check_label_range, check_positive,
                       on_device_of, per_example_loss, resolve_family)
-from .external import checked_logits
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
+from .external import checked_logits
 
 Array = Any
 
@@ -101,11 +101,12 @@ def random_in_ball(rng, x: Array, r: Array, family: Any) -> Array:
 
     linf: uniform in the cube. l2: a Gaussian direction times r U^(1/D). l1: signs times
     E_1..E_D / (E_1 + ... + E_{D+1}) for exponential E (uniform in the simplex's interior, so
-    uniform in the l1 ball). Other families: uniform in the cube [-r, r]^D, projected.
+    uniform in the l1 ball). Other families (no ``p`` of 1, 2 or inf): uniform in the cube
+    [-r, r]^D, projected.
     """
     xp = get_namespace(x)
     n, d = flat(x).shape
-    p = family.p if isinstance(family, LpFamily) else None
+    p = getattr(family, "p", None)  # LpFamily here, or any lp family value with its p
 
     def draw(shape, **kw):  # U[low, high) on the device of x
         return on_device_of(rng.uniform(shape, dtype=x.dtype, **kw), x)
