@@ -19,12 +19,14 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval
 
 from . import lp
+from ._batch import check_radius, per_example
+from ._model import AttackResult
 
 Array = Any
 
 __all__ = ["MinimumNormResult", "LpFamily", "resolve_family", "check_positive", "check_count",
            "check_label_range", "check_clip", "on_device_of", "one_hot_like", "margin",
-           "per_example_loss"]
+           "per_example_loss", "within_radius"]
 
 
 class MinimumNormResult(NamedTuple):
@@ -142,6 +144,21 @@ def margin(logits: Array, y: Array) -> Array:
     others = ops.where(is_label, xp.full_like(raw, -math.inf), logits)
     own = ops.sum(ops.where(is_label, logits, xp.zeros_like(raw)), axis=1)
     return ops.subtract(ops.max(others, axis=1), own)
+
+
+def within_radius(result: MinimumNormResult, x: Array, radius: Any) -> Any:
+    """A minimum-norm attack's result at a fixed radius: x_adv where it succeeded with
+    ``norm <= radius`` (a number or (N,)), x elsewhere (how accuracy under a minimum-norm
+    attack at radius r is counted).
+
+    Returns:
+        :class:`AttackResult` (x_adv, delta, zero_grad, success (N,) bool: the rows perturbed).
+    """
+    xp = get_namespace(x)
+    r = on_device_of(check_radius(radius, x), x)
+    keep = result.success & (result.norm <= r)
+    x_adv = xp.where(per_example(keep, x.ndim), result.x_adv, x)
+    return AttackResult(x_adv, x_adv - x, result.zero_grad, keep)
 
 
 def per_example_loss(loss_fn: Any, logits: Array, y: Array) -> Array:

@@ -32,7 +32,7 @@ from ._checks import (check_clip, check_count, check_label_range, check_positive
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
 from .external import checked_logits
-from .pgd import random_in_ball
+from .projected_gradient import random_in_ball
 
 Array = Any
 

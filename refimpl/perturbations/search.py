@@ -1,6 +1,6 @@
 """Iterative and search attacks: PGD, box-constrained L-BFGS, minimum perturbation by line search.
 
-PGD lives in :mod:`.pgd` (re-exported here); the targeted L-BFGS of Szegedy et al. and the
+PGD lives in :mod:`.projected_gradient` (re-exported here); the targeted L-BFGS of Szegedy et al. and the
 line search of paper 003 are below; the untargeted batched L-BFGS is in :mod:`.lbfgs`.
 
 The model interface is that of :mod:`refimpl.perturbations.attacks`: ``logits_fn(x) -> (N, K)``
@@ -23,7 +23,7 @@ from ._batch import check_radius, count_true, flat, per_example, to_l2
 from ._checks import check_count, check_label_range
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
-from .pgd import pgd
+from .projected_gradient import pgd
 
 Array = Any
 

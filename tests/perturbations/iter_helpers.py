@@ -25,8 +25,8 @@ def random_mlp(seed, d=6, hidden=8, k=3, scale=1.0):
             scale * rng.normal(size=(hidden, k)), rng.normal(size=k))
 
 
-MINE = ("pgd.py", "apgd.py", "deepfool.py", "carlini_wagner.py", "lbfgs.py", "external.py",
-        "_checks.py")
+MINE = ("projected_gradient.py", "apgd.py", "deepfool_attack.py", "carlini_wagner.py", "lbfgs.py",
+        "external.py", "_checks.py")
 
 
 def on_device1(xp, *arrays):

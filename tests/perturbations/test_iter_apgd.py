@@ -10,7 +10,7 @@ from iter_helpers import digits_mlp, foreign_device_errors_skipped, mlp, on_devi
 from refimpl import ops
 from refimpl.backend import make_rng, to_numpy
 from refimpl.perturbations.apgd import apgd_ce, checkpoints
-from refimpl.perturbations.pgd import pgd
+from refimpl.perturbations.projected_gradient import pgd
 
 
 def test_checkpoints_follow_the_papers_recurrence():

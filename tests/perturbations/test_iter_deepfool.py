@@ -10,7 +10,7 @@ from pert_helpers import linear_model
 
 from refimpl import ops
 from refimpl.backend import to_numpy
-from refimpl.perturbations.deepfool import deepfool
+from refimpl.perturbations.deepfool_attack import deepfool
 
 
 def _affine_problem(seed, n=6, d=5, k=4):
@@ -138,3 +138,17 @@ def test_deepfool_keeps_the_device_of_its_inputs(xp):
     with foreign_device_errors_skipped():
         result = deepfool(lambda z: ops.linear(z, w, b), x, y, p=math.inf, clip=(-5.0, 5.0))
     assert result.x_adv.device == x.device and result.norm.device == x.device
+
+
+def test_within_radius_counts_a_minimum_norm_attack_at_a_fixed_radius(xp):
+    from refimpl.perturbations._checks import within_radius  # noqa: PLC0415
+    x_np, weight, bias, y_np = _affine_problem(6)
+    x = xp.asarray(x_np)
+    found = deepfool(linear_model(xp, weight, bias), x, xp.asarray(y_np), overshoot=0.0)
+    norm = to_numpy(found.norm)
+    radius = float(np.median(norm))
+    fixed = within_radius(found, x, radius)
+    kept = to_numpy(fixed.success)
+    np.testing.assert_array_equal(kept, norm <= radius)
+    np.testing.assert_array_equal(to_numpy(fixed.x_adv)[kept], to_numpy(found.x_adv)[kept])
+    np.testing.assert_array_equal(to_numpy(fixed.delta)[~kept], 0.0)

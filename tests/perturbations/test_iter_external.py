@@ -11,9 +11,9 @@ from refimpl.autodiff import grad
 from refimpl.backend import to_numpy
 from refimpl.perturbations.apgd import apgd_ce
 from refimpl.perturbations.attacks import input_gradient
-from refimpl.perturbations.deepfool import deepfool
+from refimpl.perturbations.deepfool_attack import deepfool
 from refimpl.perturbations.external import external_model
-from refimpl.perturbations.pgd import pgd
+from refimpl.perturbations.projected_gradient import pgd
 
 PARAMS = random_mlp(0, d=6, hidden=8, k=3, scale=1.5)
 

@@ -11,7 +11,7 @@ from pert_helpers import linear_model
 from refimpl import ops
 from refimpl.backend import to_numpy
 from refimpl.perturbations.carlini_wagner import cw_l2
-from refimpl.perturbations.deepfool import deepfool
+from refimpl.perturbations.deepfool_attack import deepfool
 from refimpl.perturbations.lbfgs import lbfgs_untargeted, not_label_loss
 
 

@@ -11,7 +11,7 @@ from pert_helpers import linear_model
 from refimpl import ops
 from refimpl.backend import make_rng, to_numpy
 from refimpl.perturbations import lp
-from refimpl.perturbations.pgd import pgd, random_in_ball
+from refimpl.perturbations.projected_gradient import pgd, random_in_ball
 
 NORMS = [1, 2, math.inf]
 
