@@ -1,7 +1,9 @@
 """Iterative and search attacks: PGD, box-constrained L-BFGS, minimum perturbation by line search.
 
-PGD lives in :mod:`.projected_gradient` (re-exported here); the targeted L-BFGS of Szegedy et al. and the
-line search of paper 003 are below; the untargeted batched L-BFGS is in :mod:`.lbfgs`.
+PGD lives in :mod:`.projected_gradient` (re-exported here); the targeted L-BFGS of Szegedy et
+al. and the line search of paper 003 are below; the untargeted batched L-BFGS is in
+:mod:`.lbfgs`, APGD-CE in :mod:`.apgd`, DeepFool in :mod:`.deepfool_attack`, Carlini-Wagner in
+:mod:`.carlini_wagner`.
 
 The model interface is that of :mod:`refimpl.perturbations.attacks`: ``logits_fn(x) -> (N, K)``
 over fixed parameters, integer labels, a per-example loss summed before differentiating.
