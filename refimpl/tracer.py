@@ -71,6 +71,8 @@ class Tensor:
     device = property(lambda self: getval(self).device)
 
     def __len__(self):
+        if not self.shape:  # as NumPy: a 0-d value has no length (torch.as_tensor relies on it)
+            raise TypeError("len() of a 0-d traced value")
         return self.shape[0]
 
     def __repr__(self):
@@ -81,6 +83,11 @@ class Tensor:
 
     def __float__(self):
         return float(getval(self))
+
+    def __array__(self, dtype=None, copy=None):  # NumPy code on a traced value: name the fix
+        raise TypeError("a traced refimpl value cannot become a NumPy array: write the function "
+                        "with refimpl.ops, or wrap outside code with refimpl.perturbations."
+                        "external.external_model(logits_fn, input_gradient_fn)")
 
     __hash__ = object.__hash__  # boxes are dict keys by identity; == compares values
     __eq__ = lambda self, other: getval(self) == getval(other)  # noqa: E731

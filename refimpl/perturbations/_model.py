@@ -17,6 +17,7 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import Tensor, getval
 
 from ._batch import check_finite, per_example
+from .external import checked_logits
 
 Array = Any
 
@@ -73,7 +74,7 @@ def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
     seen = {}
 
     def total_loss(z):
-        logits = logits_fn(z)
+        logits = checked_logits(logits_fn, z)  # a TypeError naming the fix for foreign code
         seen["logits"] = getval(logits)  # kept for only_correct: no second forward pass
         return ops.sum(loss_fn(logits, y))
 

@@ -1,5 +1,10 @@
 """Iterative and search attacks: PGD, box-constrained L-BFGS, minimum perturbation by line search.
 
+PGD lives in :mod:`.projected_gradient` (re-exported here); the targeted L-BFGS of Szegedy et
+al. and the line search of paper 003 are below; the untargeted batched L-BFGS is in
+:mod:`.lbfgs`, APGD-CE in :mod:`.apgd`, DeepFool in :mod:`.deepfool_attack`, Carlini-Wagner in
+:mod:`.carlini_wagner`.
+
 The model interface is that of :mod:`refimpl.perturbations.attacks`: ``logits_fn(x) -> (N, K)``
 over fixed parameters, integer labels, a per-example loss summed before differentiating.
 """
@@ -16,52 +21,15 @@ from refimpl.autodiff import value_and_grad
 from refimpl.backend import get_namespace, to_numpy
 from refimpl.tracer import getval
 
-from . import lp
 from ._batch import check_radius, count_true, flat, per_example, to_l2
+from ._checks import check_count, check_label_range
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
+from .projected_gradient import pgd
 
 Array = Any
 
 __all__ = ["pgd", "lbfgs", "minimum_perturbation", "MinimumPerturbation"]
-
-
-def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, p: float, step_size: float,
-        steps: int, rng=None, clip: tuple[float, float] | None = None,
-        loss_fn: Callable | None = None, only_correct: bool = False) -> AttackResult:
-    """Projected steepest ascent in the lp ball of ``radius`` (p in {1, 2, inf}).
-
-    delta <- project(delta + steepest_ascent(grad L(x + delta), step_size, p), radius, p),
-    ``steps`` times, then into the box ``clip`` (clipping toward x never leaves the ball).
-    With an ``rng`` the start is uniform in [-radius, radius]^D projected onto the ball;
-    otherwise delta starts at zero. ``zero_grad`` counts zero gradients at the start.
-
-    Returns:
-        :class:`AttackResult` (x_adv, delta, zero_grad, None).
-    """
-    xp = get_namespace(x)
-    check_input(x)
-    check_labels(y, x)
-    p = lp.check_p(p)
-    if p not in (1.0, 2.0, math.inf):
-        raise ValueError(f"p: PGD projects onto l1, l2 or linf balls; expected 1, 2 or inf, "
-                         f"got {p}")
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
-    r = check_radius(radius, x)
-    delta = xp.zeros_like(x)
-    if rng is not None:
-        start = rng.uniform(tuple(x.shape), low=-1.0, high=1.0, dtype=x.dtype)
-        delta = finish(x, lp.project(start * per_example(r, x.ndim), r, p), clip=clip)[1]
-    perturb = correct(getval(logits_fn(x)), y) if only_correct else None
-    for step in range(steps):
-        _, gradient = logits_and_input_gradient(logits_fn, x + delta, y, loss_fn)
-        if step == 0:
-            zero = xp.all(flat(gradient) == 0, axis=1)
-        delta = lp.project(delta + lp.steepest_ascent(gradient, step_size, p), r, p)
-        delta = finish(x, delta, clip=clip)[1]
-    x_adv, delta = finish(x, delta, perturb=perturb)
-    return AttackResult(x_adv, delta, count_true(zero & perturb if only_correct else zero))
 
 
 def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, float] = (0.0, 1.0),
@@ -92,7 +60,8 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
         raise ValueError(f"c: expected a number > 0, got {c!r}")
     lo, hi = clip
     loss_fn = loss_fn or ops.softmax_cross_entropy
-    _, gradient = logits_and_input_gradient(logits_fn, x, target, loss_fn)
+    logits, gradient = logits_and_input_gradient(logits_fn, x, target, loss_fn)
+    check_label_range(target, logits.shape[1], "target")
     zero_grad = count_true(xp.all(flat(gradient) == 0, axis=1))
     x_np, shape = to_numpy(x).astype(np.float64), (1,) + tuple(x.shape[1:])
     best = np.zeros_like(x_np)
@@ -163,7 +132,9 @@ def minimum_perturbation(logits_fn: Callable, x: Array, y: Array, *, max_radius:
         raise ValueError(f"max_radius: expected a finite number > 0, got {max_radius!r}")
     if not (isinstance(grid_points, int) and grid_points >= 1):
         raise ValueError(f"grid_points: expected an int >= 1, got {grid_points!r}")
+    check_count(bisection_steps, "bisection_steps", minimum=0)
     logits, gradient = logits_and_input_gradient(logits_fn, x, y, loss_fn)
+    check_label_range(y, logits.shape[1])
     n = x.shape[0]
     u = to_l2(gradient, check_radius(1.0, x))  # zero rows stay zero
     right = correct(logits, y)
