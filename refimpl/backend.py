@@ -20,7 +20,7 @@ Array = Any
 
 __all__ = [
     "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
-    "is_floating", "default_float", "check_floating", "make_rng",
+    "is_floating", "default_float", "check_floating", "make_rng", "sliding_window_view",
 ]
 
 
@@ -175,3 +175,18 @@ class Random:
 def make_rng(seed: int | None, xp: Any = None) -> Random:
     """A :class:`Random` drawing in ``xp`` (NumPy when omitted)."""
     return Random(seed, xp if xp is not None else namespace_by_name("numpy"))
+
+
+def sliding_window_view(x: Array, window_shape, *, axis) -> Array | None:
+    """A read-only strided view of every ``window_shape`` window of ``x`` over ``axis``, or None.
+
+    The windows' axes are appended after the others, as in
+    ``numpy.lib.stride_tricks.sliding_window_view`` (CuPy has the same function). The array API
+    has no strided views, so other libraries get ``None`` and callers use standard operations.
+    """
+    if isinstance(x, np.ndarray):
+        return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+    if array_api_compat.is_cupy_array(x):
+        import cupy  # noqa: PLC0415
+        return cupy.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+    return None
