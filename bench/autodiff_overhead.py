@@ -67,13 +67,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-# BLAS reads its thread count once, when NumPy loads it: set it before importing NumPy.
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [_BENCH, os.path.dirname(_BENCH)]  # _handwritten, and refimpl without PYTHONPATH
+
+import _environment  # noqa: E402
+
+# OpenBLAS reads its kernel overrides and thread count once, when NumPy loads it.
+if __name__ == "__main__":
+    _environment.native_blas_or_reexec()
 _threads = parse_args(sys.argv[1:] if __name__ == "__main__" else []).threads
-for _var in BLAS_THREAD_VARIABLES:
-    if _threads is None:
-        os.environ.setdefault(_var, "1")
-    else:
-        os.environ[_var] = str(_threads)
+_environment.set_threads(_threads)
 
 import gc  # noqa: E402
 import json  # noqa: E402
@@ -84,10 +87,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [_BENCH, os.path.dirname(_BENCH)]  # _handwritten, and refimpl without PYTHONPATH
-
 import _handwritten as hand  # noqa: E402
+import _peers as peers  # noqa: E402
 from refimpl import ops  # noqa: E402
 from refimpl.autodiff import grad, value_and_grad  # noqa: E402
 
@@ -241,6 +242,22 @@ def ratios(result, num, den, goal=None):
 
 # --------------------------------------------------------------------------- the benchmarks
 
+PEERS = {"torch": peers.torch_steps, "jax": peers.jax_steps}
+
+
+def peer_sides(params, x, labels, model, want_loss):
+    """{"torch": {...}, "jax": {...}} for the installed peers, their first loss checked."""
+    found = {}
+    for name, build in PEERS.items():
+        sides = build(params, x, labels, model=model, lr=LR, threads=_threads or 1)
+        if sides is None:
+            continue
+        first = build(params, x, labels, model=model, lr=LR, threads=_threads or 1)["step"]()
+        check_same(f"{model} loss ({name})", np.float32(float(first.detach()) if hasattr(first, "detach") else float(first)), want_loss)
+        found[name] = sides
+    return found
+
+
 def bench_mlp(reps, warmup):
     params, x, labels = make_problem(MLP_SHAPES, (128, 784), seed=0)
     loss_and_grad = value_and_grad(mlp_loss)
@@ -253,11 +270,14 @@ def bench_mlp(reps, warmup):
     check_same("mlp input grad", input_grad(params, x, labels),
                hand.mlp_input_grad(params, x, labels))
 
+    others = peer_sides(params, x, labels, "mlp", want_loss)
     step = race({"refimpl": Stepper(loss_and_grad, refimpl_sgd, params, x, labels),
-                 "hand": Stepper(hand.mlp_loss_and_grads, hand.sgd_update, params, x, labels)},
+                 "hand": Stepper(hand.mlp_loss_and_grads, hand.sgd_update, params, x, labels),
+                 **{name: sides["step"] for name, sides in others.items()}},
                 reps, warmup)
     fgsm = race({"refimpl": lambda: input_grad(params, x, labels),
                  "hand": lambda: hand.mlp_input_grad(params, x, labels),
+                 **{name: sides["input_grad"] for name, sides in others.items()},
                  "refimpl step": Stepper(loss_and_grad, refimpl_sgd, params, x, labels)},
                 reps, warmup)
     return {
@@ -276,8 +296,10 @@ def bench_cnn(reps, warmup):
     check_same("cnn loss", loss, want_loss)
     check_same("cnn grads", grads, want_grads)
 
+    others = peer_sides(params, x, labels, "cnn", want_loss)
     step = race({"refimpl": Stepper(loss_and_grad, refimpl_sgd, params, x, labels),
-                 "hand": Stepper(hand.cnn_loss_and_grads, hand.sgd_update, params, x, labels)},
+                 "hand": Stepper(hand.cnn_loss_and_grads, hand.sgd_update, params, x, labels),
+                 **{name: sides["step"] for name, sides in others.items()}},
                 reps, warmup)
     return {"cnn": {"sides": step, "ratio": ratios(step, "refimpl", "hand", GOALS["cnn"])}}
 
@@ -288,7 +310,8 @@ def environment(mallopt):
     env = {var: os.environ.get(var) for var in BLAS_THREAD_VARIABLES + MALLOC_VARIABLES}
     return {"python": platform.python_version(), "numpy": np.__version__,
             "machine": platform.machine(), "cpus": os.cpu_count(), "env": env,
-            "mallopt": mallopt}
+            "mallopt": mallopt, "process": _environment.describe(),
+            "peers_missing": [name for name in PEERS if not peers.available(name)]}
 
 
 def print_report(results, env):
@@ -297,15 +320,23 @@ def print_report(results, env):
     if env["mallopt"]:
         malloc.append("mallopt (--mallopt)")
     print(f"numpy {env['numpy']}, python {env['python']}, {env['cpus']} cpus, "
-          f"BLAS threads {threads}")
+          f"BLAS threads {threads}, load average {env['process']['load_average']}")
+    for pool in env["process"]["blas"]:
+        print(f"threadpool: {pool}")
+    print(f"OpenBLAS kernel overrides removed: {env['process']['blas_overrides_removed']}")
+    if env["peers_missing"]:
+        print(f"not installed (skipped): {', '.join(env['peers_missing'])}")
     print("glibc malloc tuning: " + (", ".join(malloc) if malloc else
                                      "not set (see the module docstring to set it)"))
     print()
-    print(f"{'benchmark':<10} {'side':<13} {'median ms':>10} {'min ms':>9} {'faults/step':>12}")
+    print(f"{'benchmark':<10} {'side':<13} {'median ms':>10} {'min ms':>9} {'faults/step':>12}"
+          f" {'/ hand':>7}")
     for bench, res in results.items():
+        hand_median = res["sides"]["hand"]["median_ms"]
         for i, (side, r) in enumerate(res["sides"].items()):
             print(f"{bench if i == 0 else '':<10} {side:<13} {r['median_ms']:>10.2f} "
-                  f"{r['min_ms']:>9.2f} {r['faults_per_step']:>12.0f}")
+                  f"{r['min_ms']:>9.2f} {r['faults_per_step']:>12.0f} "
+                  f"{r['median_ms'] / hand_median:>7.2f}")
         ratio = res["ratio"]
         goal = ""
         if "goal" in ratio:
