@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from refimpl._malloc import tune_malloc
+from refimpl._threads import set_blas_threads
+
 BACKENDS = ["numpy", "cupy"]
 
 
@@ -79,6 +82,7 @@ def _train_parser(commands):
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.npz if it exists")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    _threads_argument(train)
     train.set_defaults(run=_run("train", "train"))
 
 
@@ -148,7 +152,18 @@ def _reproduce_parser(commands):
     reproduce.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     reproduce.add_argument("--quiet", action="store_true",
                            help="no progress bars or training lines (the table is printed)")
+    _threads_argument(reproduce)
+    reproduce.add_argument("--jobs", type=int, default=1,
+                           help="train this many networks at once, in parallel processes, each "
+                                "with THREADS / JOBS BLAS threads; results equal a serial run")
+    reproduce.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                           help="train the networks on this Dask distributed cluster instead")
     reproduce.set_defaults(run=_run("reproduce", "reproduce"))
+
+
+def _threads_argument(parser):
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (unset: all cores)")
 
 
 def _run(module: str, function: str):
@@ -181,6 +196,13 @@ def main(argv=None) -> int:
         value = getattr(args, name, None)
         if value is not None and value < (0 if name == "epochs" else 1):
             parser.error(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'epochs' else '>= 1'}, got {value}")
+    if getattr(args, "threads", 0) is not None and getattr(args, "threads", 1) < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if getattr(args, "jobs", 1) < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    tune_malloc()  # the command's process only: refimpl as a library leaves malloc alone
+    if hasattr(args, "threads"):
+        set_blas_threads(args.threads)
     try:
         return args.run(args)
     except (FileNotFoundError, ValueError) as err:
