@@ -21,6 +21,7 @@ Array = Any
 __all__ = [
     "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
     "is_floating", "default_float", "check_floating", "make_rng", "sliding_window_view",
+    "kth_largest",
 ]
 
 
@@ -190,3 +191,18 @@ def sliding_window_view(x: Array, window_shape, *, axis) -> Array | None:
         import cupy  # noqa: PLC0415
         return cupy.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
     return None
+
+
+def kth_largest(a: Array, k: int) -> Array:
+    """(N, D) -> (N, 1): the k-th largest entry of each row (k in 1..D).
+
+    A selection (``partition``, linear time) where the library has one (NumPy, CuPy); a full
+    sort elsewhere, which the array API standard offers. Both give the same value.
+    """
+    d = a.shape[1]
+    if isinstance(a, np.ndarray):
+        return np.partition(a, d - k, axis=1)[:, d - k:d - k + 1]
+    if array_api_compat.is_cupy_array(a):
+        import cupy  # noqa: PLC0415
+        return cupy.partition(a, d - k, axis=1)[:, d - k:d - k + 1]
+    return get_namespace(a).sort(a, axis=1)[:, d - k:d - k + 1]
