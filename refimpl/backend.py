@@ -34,6 +34,9 @@ def get_namespace(*arrays, name: str = "arrays") -> Any:
     Raises:
         TypeError: naming ``name`` when the arrays come from two different libraries.
     """
+    if _COMPAT_NUMPY is not None and arrays and type(arrays[0]) is np.ndarray and all(
+            type(a) is np.ndarray or a is None or type(a) in _PYTHON_SCALARS for a in arrays[1:]):
+        return np  # the common case, without array-api-compat's dispatch (~45 calls a step)
     found = [a for a in arrays if a is not None and type(a) not in _PYTHON_SCALARS]
     if not found:
         raise TypeError(f"{name}: expected at least one array, got only Python scalars or None")
