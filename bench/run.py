@@ -51,8 +51,13 @@ def run_one(setting, extra):
 
 
 def table(runs):
-    """Markdown: one row per step and allocator, median time / hand NumPy's, faults per step."""
-    lines = ["| step | malloc | load | hand ms | " + " | ".join(f"{s} / hand" for s in SIDES[1:])
+    """Markdown: one row per step and allocator; each side's time over hand NumPy's.
+
+    Two ratios per side: of median wall times, and of median CPU times of the stepping thread
+    (``wall`` / ``cpu``); on a shared machine the CPU-time ratio leaves out waiting for a core.
+    """
+    lines = ["| step | malloc | load | hand ms (wall, cpu) | "
+             + " | ".join(f"{s} / hand (wall, cpu)" for s in SIDES[1:])
              + " | faults/step (hand, refimpl) |",
              "|---|---|---|---|" + "---|" * (len(SIDES) - 1) + "---|"]
     for setting, run in runs.items():
@@ -61,12 +66,13 @@ def table(runs):
             sides = run["results"].get(step, {}).get("sides")
             if not sides:
                 continue
-            hand = sides["hand"]["median_ms"]
-            cells = [f"{sides[s]['median_ms'] / hand:.2f}" if s in sides else "—"
-                     for s in SIDES[1:]]
-            faults = f"{sides['hand']['faults_per_step']:.0f}, {sides['refimpl']['faults_per_step']:.0f}"
-            lines.append(f"| {label} | {setting} | {load:.1f} | {hand:.2f} | "
-                         + " | ".join(cells) + f" | {faults} |")
+            hand = sides["hand"]
+            cells = [f"{sides[s]['median_ms'] / hand['median_ms']:.2f}, "
+                     f"{sides[s]['cpu_median_ms'] / hand['cpu_median_ms']:.2f}"
+                     if s in sides else "—" for s in SIDES[1:]]
+            faults = f"{hand['faults_per_step']:.0f}, {sides['refimpl']['faults_per_step']:.0f}"
+            lines.append(f"| {label} | {setting} | {load:.1f} | {hand['median_ms']:.2f}, "
+                         f"{hand['cpu_median_ms']:.2f} | " + " | ".join(cells) + f" | {faults} |")
     return "\n".join(lines)
 
 
