@@ -20,6 +20,11 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _environment  # noqa: E402
+
+if __name__ == "__main__":  # OpenBLAS's native kernel: re-run without the image's overrides
+    _environment.native_blas_or_reexec()
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
