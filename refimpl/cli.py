@@ -155,7 +155,8 @@ def _reproduce_parser(commands):
     _threads_argument(reproduce)
     reproduce.add_argument("--jobs", type=int, default=1,
                            help="train this many networks at once, in parallel processes, each "
-                                "with THREADS / JOBS BLAS threads; results equal a serial run")
+                                "with THREADS / JOBS BLAS threads; results equal a serial run "
+                                "with --threads THREADS/JOBS")
     reproduce.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                            help="train the networks on this Dask distributed cluster instead")
     reproduce.set_defaults(run=_run("reproduce", "reproduce"))

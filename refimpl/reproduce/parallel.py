@@ -7,8 +7,10 @@ joblib: ``jobs`` local worker processes (joblib's ``loky`` backend), each with
 ``threads // jobs`` BLAS threads so that the machine's cores are used once; or, with
 ``scheduler="tcp://HOST:PORT"``, to the workers of a Dask distributed cluster (joblib's
 ``dask`` backend). A job's result is the same :class:`~refimpl.reproduce.runner.Trained` the
-serial loop returns (training is deterministic given the seed, whatever process runs it), and
-one progress bar counts finished networks.
+serial loop returns when the serial loop runs with the same number of BLAS threads per network
+(training is deterministic given the seed and the thread count, whatever process runs it;
+OpenBLAS's float32 matrix products differ in the last bit between thread counts, and training
+carries such differences on), and one progress bar counts finished networks.
 """
 
 from __future__ import annotations
