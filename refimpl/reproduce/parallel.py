@@ -51,12 +51,14 @@ def train_all(runs: Sequence, seeds: Sequence[int], train_one: Callable, *, jobs
         jobs: parallel worker processes; 1 (and no scheduler) trains in this process.
         scheduler: address of a Dask distributed scheduler, ``tcp://HOST:PORT``; the jobs
             run on its workers instead of local processes.
-        threads: BLAS threads to share among the jobs (default: the worker machine's cores).
+        threads: BLAS threads to share among the jobs (default: the worker machine's cores;
+            serially, the process's current setting).
         quiet: no progress bar.
     """
     tasks = [(run, seed) for run in runs for seed in seeds]
     if jobs == 1 and scheduler is None:
-        done = [train_one(run, seed) for run, seed in tasks]
+        with blas_threads(threads) if threads else nullcontext():
+            done = [train_one(run, seed) for run, seed in tasks]
     else:
         done = _train_in_parallel(tasks, train_one, jobs=jobs, scheduler=scheduler,
                                   threads=threads, quiet=quiet)
