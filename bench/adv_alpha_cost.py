@@ -25,6 +25,12 @@ import statistics
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _environment  # noqa: E402
+
+if __name__ == "__main__":  # OpenBLAS's native kernel: re-run without the image's overrides
+    _environment.native_blas_or_reexec()
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

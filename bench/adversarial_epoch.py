@@ -20,6 +20,12 @@ import os
 import pathlib
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _environment  # noqa: E402
+
+if __name__ == "__main__":  # OpenBLAS's native kernel: re-run without the image's overrides
+    _environment.native_blas_or_reexec()
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 METHODS = {  # label -> (method name, options)

@@ -33,6 +33,11 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import _environment  # noqa: E402
+
+if __name__ == "__main__":  # OpenBLAS's native kernel: re-run without the image's overrides
+    _environment.native_blas_or_reexec()
 
 import numpy as np  # noqa: E402
 

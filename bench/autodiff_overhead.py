@@ -3,13 +3,15 @@
 Three measurements, each timed side by side in one run:
 
 1. ``mlp``: one SGD step (lr 0.1) of a ReLU MLP 784-400-400-10 on a float32 batch of 128 with
-   the mean softmax cross-entropy. refimpl: ``value_and_grad`` of a loss written with
-   ``refimpl.ops`` over a params dict, then ``{k: p - lr * g}``. By hand: forward, fused
+   the mean softmax cross-entropy. refimpl: ``value_and_grad`` of the library's own model
+   (``nn.build("mlp-400-400")``, ``nn.cross_entropy``), then ``nn.SGD(lr).update``, as
+   ``refimpl train`` runs a step. PyTorch (eager) and JAX (jit, when installed) run the same
+   step from the same parameters (``bench/_peers.py``). By hand: forward, fused
    softmax-CE backward, matmuls, ReLU masks, bias sums, update into the gradient buffers
    (``bench/_handwritten.py``).
 2. ``cnn``: one SGD step of a LeNet-style CNN on (64, 1, 28, 28) images: conv 5x5 1->32, ReLU,
    max-pool 2, conv 5x5 32->64, ReLU, max-pool 2, flatten, dense 1024->400, ReLU, dense
-   400->10. refimpl uses ``ops.conv2d`` and ``ops.max_pool2d``; the hand version is im2col
+   400->10 (``nn.build("lenet")``: ``ops.conv2d``, ``ops.max_pool2d``); the hand version is im2col
    (``sliding_window_view``, one GEMM per convolution), col2im for the input gradient of conv2
    and a max-pool backward by mask.
 3. ``fgsm`` (for information): the input gradient ``grad(loss, argnum=1)(params, x, y)`` of the
@@ -67,13 +69,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-# BLAS reads its thread count once, when NumPy loads it: set it before importing NumPy.
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [_BENCH, os.path.dirname(_BENCH)]  # _handwritten, and refimpl without PYTHONPATH
+
+import _environment  # noqa: E402
+
+# OpenBLAS reads its kernel overrides and thread count once, when NumPy loads it.
+if __name__ == "__main__":
+    _environment.native_blas_or_reexec()
 _threads = parse_args(sys.argv[1:] if __name__ == "__main__" else []).threads
-for _var in BLAS_THREAD_VARIABLES:
-    if _threads is None:
-        os.environ.setdefault(_var, "1")
-    else:
-        os.environ[_var] = str(_threads)
+_environment.set_threads(_threads)
 
 import gc  # noqa: E402
 import json  # noqa: E402
@@ -84,11 +89,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [_BENCH, os.path.dirname(_BENCH)]  # _handwritten, and refimpl without PYTHONPATH
-
 import _handwritten as hand  # noqa: E402
-from refimpl import ops  # noqa: E402
+import _peers as peers  # noqa: E402
+from refimpl import nn  # noqa: E402
 from refimpl.autodiff import grad, value_and_grad  # noqa: E402
 
 LR = 0.1
@@ -97,28 +100,26 @@ GOALS = {"mlp": 1.25, "cnn": 1.3}  # refimpl / hand, median step time
 
 # --------------------------------------------------------------------------- the models
 
+# refimpl's side is the library's own models and optimizer, as ``refimpl train`` runs them
+# (``nn.Dense`` is ``ops.linear``: the bias added in place into the product's buffer).
+MLP_MODEL = nn.build("mlp-400-400", (784,))
+CNN_MODEL = nn.build("lenet", (1, 28, 28))
+
+
 def mlp_loss(params, x, labels):
     """Mean softmax cross-entropy of the ReLU MLP dense1 -> dense2 -> dense3."""
-    h = ops.relu(x @ params["dense1.weight"] + params["dense1.bias"])
-    h = ops.relu(h @ params["dense2.weight"] + params["dense2.bias"])
-    logits = h @ params["dense3.weight"] + params["dense3.bias"]
-    return ops.mean(ops.softmax_cross_entropy(logits, labels))
+    return nn.cross_entropy(MLP_MODEL.apply(params, x), labels)
 
 
 def cnn_loss(params, x, labels):
     """Mean softmax cross-entropy of the LeNet-style CNN."""
-    h = ops.relu(ops.conv2d(x, params["conv1.weight"], params["conv1.bias"]))
-    h = ops.max_pool2d(h, 2)
-    h = ops.relu(ops.conv2d(h, params["conv2.weight"], params["conv2.bias"]))
-    h = ops.flatten(ops.max_pool2d(h, 2))
-    h = ops.relu(h @ params["dense1.weight"] + params["dense1.bias"])
-    logits = h @ params["dense2.weight"] + params["dense2.bias"]
-    return ops.mean(ops.softmax_cross_entropy(logits, labels))
+    return nn.cross_entropy(CNN_MODEL.apply(params, x), labels)
 
 
 def refimpl_sgd(params, grads, lr):
-    """The SGD update as a refimpl user writes it."""
-    return {name: p - lr * grads[name] for name, p in params.items()}
+    """The library's SGD update (``nn.SGD``, no momentum), as the training loop calls it."""
+    optimizer = nn.SGD(lr)
+    return optimizer.update(params, grads, optimizer.init(params))[0]
 
 
 def init_params(shapes, rng):
@@ -210,22 +211,28 @@ def _minor_faults():
 def race(sides, reps, warmup):
     """Time each callable of ``sides`` (name -> callable) ``reps`` times, alternating.
 
-    Returns name -> {"median_ms", "min_ms", "faults_per_step", "times_ms"}.
+    Returns name -> {"median_ms", "min_ms", "cpu_median_ms", "faults_per_step", "times_ms"}.
+    ``cpu_median_ms`` is the median of the thread's CPU time per step (``time.thread_time``):
+    on a machine shared with other processes it leaves out the time spent waiting for a core,
+    so with one BLAS thread it is the steadier measure (``--clock cpu`` ranks by it).
     """
     for _ in range(warmup):
         for step in sides.values():
             step()
     times = {name: [] for name in sides}
+    cpu = {name: [] for name in sides}
     faults = dict.fromkeys(sides, 0)
     gc.collect()
     for _ in range(reps):
         for name, step in sides.items():
-            f0, t0 = _minor_faults(), time.perf_counter()
+            f0, c0, t0 = _minor_faults(), time.thread_time(), time.perf_counter()
             step()
-            t1, f1 = time.perf_counter(), _minor_faults()
+            t1, c1, f1 = time.perf_counter(), time.thread_time(), _minor_faults()
             times[name].append((t1 - t0) * 1e3)
+            cpu[name].append((c1 - c0) * 1e3)
             faults[name] += f1 - f0
     return {name: {"median_ms": statistics.median(ts), "min_ms": min(ts),
+                   "cpu_median_ms": statistics.median(cpu[name]),
                    "faults_per_step": faults[name] / reps, "times_ms": ts}
             for name, ts in times.items()}
 
@@ -241,6 +248,22 @@ def ratios(result, num, den, goal=None):
 
 # --------------------------------------------------------------------------- the benchmarks
 
+PEERS = {"torch": peers.torch_steps, "jax": peers.jax_steps}
+
+
+def peer_sides(params, x, labels, model, want_loss):
+    """{"torch": {...}, "jax": {...}} for the installed peers, their first loss checked."""
+    found = {}
+    for name, build in PEERS.items():
+        sides = build(params, x, labels, model=model, lr=LR, threads=_threads or 1)
+        if sides is None:
+            continue
+        first = build(params, x, labels, model=model, lr=LR, threads=_threads or 1)["step"]()
+        check_same(f"{model} loss ({name})", np.float32(float(first.detach()) if hasattr(first, "detach") else float(first)), want_loss)
+        found[name] = sides
+    return found
+
+
 def bench_mlp(reps, warmup):
     params, x, labels = make_problem(MLP_SHAPES, (128, 784), seed=0)
     loss_and_grad = value_and_grad(mlp_loss)
@@ -253,11 +276,14 @@ def bench_mlp(reps, warmup):
     check_same("mlp input grad", input_grad(params, x, labels),
                hand.mlp_input_grad(params, x, labels))
 
+    others = peer_sides(params, x, labels, "mlp", want_loss)
     step = race({"refimpl": Stepper(loss_and_grad, refimpl_sgd, params, x, labels),
-                 "hand": Stepper(hand.mlp_loss_and_grads, hand.sgd_update, params, x, labels)},
+                 "hand": Stepper(hand.mlp_loss_and_grads, hand.sgd_update, params, x, labels),
+                 **{name: sides["step"] for name, sides in others.items()}},
                 reps, warmup)
     fgsm = race({"refimpl": lambda: input_grad(params, x, labels),
                  "hand": lambda: hand.mlp_input_grad(params, x, labels),
+                 **{name: sides["input_grad"] for name, sides in others.items()},
                  "refimpl step": Stepper(loss_and_grad, refimpl_sgd, params, x, labels)},
                 reps, warmup)
     return {
@@ -276,8 +302,10 @@ def bench_cnn(reps, warmup):
     check_same("cnn loss", loss, want_loss)
     check_same("cnn grads", grads, want_grads)
 
+    others = peer_sides(params, x, labels, "cnn", want_loss)
     step = race({"refimpl": Stepper(loss_and_grad, refimpl_sgd, params, x, labels),
-                 "hand": Stepper(hand.cnn_loss_and_grads, hand.sgd_update, params, x, labels)},
+                 "hand": Stepper(hand.cnn_loss_and_grads, hand.sgd_update, params, x, labels),
+                 **{name: sides["step"] for name, sides in others.items()}},
                 reps, warmup)
     return {"cnn": {"sides": step, "ratio": ratios(step, "refimpl", "hand", GOALS["cnn"])}}
 
@@ -288,7 +316,8 @@ def environment(mallopt):
     env = {var: os.environ.get(var) for var in BLAS_THREAD_VARIABLES + MALLOC_VARIABLES}
     return {"python": platform.python_version(), "numpy": np.__version__,
             "machine": platform.machine(), "cpus": os.cpu_count(), "env": env,
-            "mallopt": mallopt}
+            "mallopt": mallopt, "process": _environment.describe(),
+            "peers_missing": [name for name in PEERS if not peers.available(name)]}
 
 
 def print_report(results, env):
@@ -297,15 +326,24 @@ def print_report(results, env):
     if env["mallopt"]:
         malloc.append("mallopt (--mallopt)")
     print(f"numpy {env['numpy']}, python {env['python']}, {env['cpus']} cpus, "
-          f"BLAS threads {threads}")
+          f"BLAS threads {threads}, load average {env['process']['load_average']}")
+    for pool in env["process"]["blas"]:
+        print(f"threadpool: {pool}")
+    print(f"OpenBLAS kernel overrides removed: {env['process']['blas_overrides_removed']}")
+    if env["peers_missing"]:
+        print(f"not installed (skipped): {', '.join(env['peers_missing'])}")
     print("glibc malloc tuning: " + (", ".join(malloc) if malloc else
                                      "not set (see the module docstring to set it)"))
     print()
-    print(f"{'benchmark':<10} {'side':<13} {'median ms':>10} {'min ms':>9} {'faults/step':>12}")
+    print(f"{'benchmark':<10} {'side':<13} {'median ms':>10} {'min ms':>9} {'faults/step':>12}"
+          f" {'/ hand':>7} {'cpu ms':>8} {'/ hand':>7}")
     for bench, res in results.items():
+        hand = res["sides"]["hand"]
         for i, (side, r) in enumerate(res["sides"].items()):
             print(f"{bench if i == 0 else '':<10} {side:<13} {r['median_ms']:>10.2f} "
-                  f"{r['min_ms']:>9.2f} {r['faults_per_step']:>12.0f}")
+                  f"{r['min_ms']:>9.2f} {r['faults_per_step']:>12.0f} "
+                  f"{r['median_ms'] / hand['median_ms']:>7.2f} {r['cpu_median_ms']:>8.2f} "
+                  f"{r['cpu_median_ms'] / hand['cpu_median_ms']:>7.2f}")
         ratio = res["ratio"]
         goal = ""
         if "goal" in ratio:

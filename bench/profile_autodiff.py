@@ -20,6 +20,11 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _environment  # noqa: E402
+
+if __name__ == "__main__":  # OpenBLAS's native kernel: re-run without the image's overrides
+    _environment.native_blas_or_reexec()
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -34,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import autodiff_overhead as bench  # noqa: E402
 from refimpl import tracer  # noqa: E402
 from refimpl.autodiff import api  # noqa: E402
-from refimpl.ops import conv, elementwise, linalg, reductions, shape  # noqa: E402
+from refimpl.ops import conv, elementwise, linalg, pool, reductions, shape  # noqa: E402
 
 
 class Clock:
@@ -70,7 +75,7 @@ def instrument(clock):
         return lambda *args, **kwargs: ("raw", phase[0], name, _shapes(args))
 
     seen = set()
-    for module in (conv, elementwise, linalg, reductions, shape):
+    for module in (conv, elementwise, linalg, pool, reductions, shape):
         for value in vars(module).values():
             if isinstance(value, tracer.primitive) and id(value) not in seen:
                 seen.add(id(value))

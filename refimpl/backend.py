@@ -20,7 +20,8 @@ Array = Any
 
 __all__ = [
     "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
-    "is_floating", "default_float", "check_floating", "make_rng",
+    "is_floating", "default_float", "check_floating", "make_rng", "sliding_window_view",
+    "kth_largest",
 ]
 
 
@@ -33,6 +34,9 @@ def get_namespace(*arrays, name: str = "arrays") -> Any:
     Raises:
         TypeError: naming ``name`` when the arrays come from two different libraries.
     """
+    if _COMPAT_NUMPY is not None and arrays and type(arrays[0]) is np.ndarray and all(
+            type(a) is np.ndarray or a is None or type(a) in _PYTHON_SCALARS for a in arrays[1:]):
+        return np  # the common case, without array-api-compat's dispatch (~45 calls a step)
     found = [a for a in arrays if a is not None and type(a) not in _PYTHON_SCALARS]
     if not found:
         raise TypeError(f"{name}: expected at least one array, got only Python scalars or None")
@@ -175,3 +179,33 @@ class Random:
 def make_rng(seed: int | None, xp: Any = None) -> Random:
     """A :class:`Random` drawing in ``xp`` (NumPy when omitted)."""
     return Random(seed, xp if xp is not None else namespace_by_name("numpy"))
+
+
+def sliding_window_view(x: Array, window_shape, *, axis) -> Array | None:
+    """A read-only strided view of every ``window_shape`` window of ``x`` over ``axis``, or None.
+
+    The windows' axes are appended after the others, as in
+    ``numpy.lib.stride_tricks.sliding_window_view`` (CuPy has the same function). The array API
+    has no strided views, so other libraries get ``None`` and callers use standard operations.
+    """
+    if isinstance(x, np.ndarray):
+        return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+    if array_api_compat.is_cupy_array(x):
+        import cupy  # noqa: PLC0415
+        return cupy.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+    return None
+
+
+def kth_largest(a: Array, k: int) -> Array:
+    """(N, D) -> (N, 1): the k-th largest entry of each row (k in 1..D).
+
+    A selection (``partition``, linear time) where the library has one (NumPy, CuPy); a full
+    sort elsewhere, which the array API standard offers. Both give the same value.
+    """
+    d = a.shape[1]
+    if isinstance(a, np.ndarray):
+        return np.partition(a, d - k, axis=1)[:, d - k:d - k + 1]
+    if array_api_compat.is_cupy_array(a):
+        import cupy  # noqa: PLC0415
+        return cupy.partition(a, d - k, axis=1)[:, d - k:d - k + 1]
+    return get_namespace(a).sort(a, axis=1)[:, d - k:d - k + 1]

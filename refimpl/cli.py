@@ -18,6 +18,9 @@ import sys
 import traceback
 from pathlib import Path
 
+from refimpl._malloc import tune_malloc
+from refimpl._threads import set_blas_threads
+
 BACKENDS = ["numpy", "cupy"]
 
 from refimpl.commands.errors import EXIT_STATUSES, describe  # light: no arrays imported
@@ -90,6 +93,7 @@ def _train_parser(commands):
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.npz if it exists")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    _threads_argument(train)
     train.set_defaults(run=_run("train", "train"))
 
 
@@ -171,7 +175,19 @@ def _reproduce_parser(commands):
     reproduce.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     reproduce.add_argument("--quiet", action="store_true",
                            help="no progress bars or training lines (the table is printed)")
+    _threads_argument(reproduce)
+    reproduce.add_argument("--jobs", type=int, default=1,
+                           help="train this many networks at once, in parallel processes, each "
+                                "with THREADS / JOBS BLAS threads; results equal a serial run "
+                                "with --threads THREADS/JOBS")
+    reproduce.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                           help="train the networks on this Dask distributed cluster instead")
     reproduce.set_defaults(run=_run("reproduce", "reproduce"))
+
+
+def _threads_argument(parser):
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (unset: all cores)")
 
 
 def _run(module: str, function: str):
@@ -211,7 +227,7 @@ _BOUNDS = {"order": (1, None), "epochs": (0, None), "batch_size": (1, None),
            "rtol": (0, None), "lr": (0, None), "momentum": (0, 1), "dampening": (0, 1),
            "weight_decay": (0, None), "lr_decay": (0, None), "max_norm": (0, None),
            "radius": (0, None), "alpha": (0, 1), "sigma": (0, None), "eps": (0, None),
-           "prob": (0, 1)}
+           "prob": (0, 1), "threads": (1, None), "jobs": (1, None)}
 _STRICT = {"lr", "max_norm"}  # must be > 0
 
 
@@ -238,6 +254,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_arguments(getattr(args, "parser", parser), args)
+    tune_malloc()  # the command's process only: refimpl as a library leaves malloc alone
+    if hasattr(args, "threads"):
+        set_blas_threads(args.threads)
     try:
         return args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001  (every kind gets a line)

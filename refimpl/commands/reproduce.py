@@ -14,5 +14,6 @@ def reproduce(args) -> int:
     run_experiment(args.name, out=args.out, epochs=args.epochs, subset=args.subset,
                    test_subset=args.test_subset, seeds=args.seeds, data_dir=args.data_dir,
                    download=args.download, xp=xp, dtype=getattr(xp, args.dtype),
-                   quiet=args.quiet)
+                   quiet=args.quiet, jobs=args.jobs, scheduler=args.scheduler,
+                   threads=args.threads)
     return 0

@@ -117,11 +117,17 @@ class Conv2d(Layer):
 
 
 class MaxPool2d(Layer):
-    """Max over (KH, KW) windows; ``stride`` defaults to the kernel size (no overlap)."""
+    """Max over (KH, KW) windows; ``stride`` defaults to the kernel size (no overlap).
+
+    ``ties``: where a window with several equal maxima sends its gradient (``ops.max_pool2d``).
+    """
 
     kind = "pool"
 
-    def __init__(self, kernel_size, *, stride=None, padding=0):
+    def __init__(self, kernel_size, *, stride=None, padding=0, ties="share"):
+        if ties not in ops.conv.TIES:
+            raise ValueError(f"ties: expected one of {ops.conv.TIES}, got {ties!r}")
+        self.ties = ties
         self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", low=1)
         self.padding = _pair(padding, "padding")
@@ -138,7 +144,8 @@ class MaxPool2d(Layer):
         return {}, (c, oh, ow)
 
     def apply(self, params, x, *, train=False, rng=None):
-        return ops.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
+        return ops.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding,
+                              ties=self.ties)
 
 
 class Flatten(Layer):

@@ -65,7 +65,9 @@ class SGD:
                     v *= self.momentum
                     v += (1.0 - self.dampening) * g
                 g = g + self.momentum * v if self.nesterov else v
-            new[key] = param - rate * g
+            step = g * (-rate)  # our own fresh buffer: one temporary, param added in place
+            step += param
+            new[key] = step
         return new, {"step": t + 1, "slots": state["slots"]}
 
 

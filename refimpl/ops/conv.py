@@ -1,7 +1,9 @@
-"""Convolution and pooling through im2col, built from array-API-standard operations only.
+"""Convolution through im2col, and the public pooling functions.
 
 ``im2col`` copies every kernel-sized window of a (padded) image into one row of a matrix, so a
-convolution becomes one matrix product and max-pooling a max over rows. ``col2im`` is its
+convolution becomes one matrix product (the copy itself is in :mod:`.windows`: standard slices,
+or one strided copy where the namespace has strided views). Max-pooling is a maximum over
+strided slices (:mod:`.pool`), with a choice of how ties share the gradient. ``col2im`` is its
 adjoint: it adds each window back to where it came from (overlaps add up). Each is the other's
 VJP, so convolution and pooling are differentiable to any order.
 
@@ -19,28 +21,13 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import primitive
 
 from .linalg import linear, matmul
+from .pool import TIES, max_pool
 from .reductions import max as reduce_max
 from .shape import matrix_transpose, permute_dims, reshape
+from .windows import (STRIDED_MIN_CHANNELS, conv_output_size, im2col_slices, im2col_strided,
+                      output_size, padded_nhwc, pair, window_slices)
 
 __all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "maxout", "conv_output_size"]
-
-
-def _pair(v, name):
-    pair = (v, v) if isinstance(v, int) else tuple(v)
-    if len(pair) != 2 or not all(isinstance(n, int) for n in pair):
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {v!r}")
-    return pair
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Number of window positions along one axis: floor((size + 2 padding - kernel) / stride) + 1."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def _windows(shape, kernel_size, stride, padding):
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    _, _, h, w = shape
-    return conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
 
 
 @primitive
@@ -49,23 +36,19 @@ def im2col(x, *, kernel_size, stride, padding):
 
     cols[n, i, j, a, b, c] = xpad[n, c, i * stride + a, j * stride + b].
     """
-    xp = get_namespace(x)
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    oh, ow = _windows(x.shape, kernel_size, stride, padding)
-    nhwc = xp.permute_dims(x, (0, 2, 3, 1))  # a view; contiguous when x came from conv2d
-    if ph or pw:
-        padded = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
-        padded[:, ph:ph + h, pw:pw + w, :] = nhwc
-        nhwc = padded
-    cols = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            cols[:, :, :, a, b, :] = nhwc[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw, :]
+    nhwc = padded_nhwc(x, padding)
+    out_size = output_size(x.shape, kernel_size, stride, padding)
+    cols = None
+    if x.shape[1] >= STRIDED_MIN_CHANNELS:
+        cols = im2col_strided(nhwc, kernel_size, stride, out_size)
+    if cols is None:
+        cols = im2col_slices(nhwc, kernel_size, stride, out_size)
     return cols
 
 
-im2col.defvjp(lambda g, out, x, **kw: col2im(g, shape=x.shape, **kw))
+@im2col.defvjp
+def im2col_vjp(g, out, x, *, kernel_size, stride, padding):
+    return col2im(g, shape=x.shape, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 @primitive
@@ -73,16 +56,19 @@ def col2im(cols, *, shape, kernel_size, stride, padding):
     """Adjoint of :func:`im2col`: windows (N, OH, OW, KH, KW, C) summed into (N, C, H, W)."""
     xp = get_namespace(cols)
     n, c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    _, oh, ow = cols.shape[:3]
-    padded = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            padded[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw, :] += cols[:, :, :, a, b, :]
-    return xp.permute_dims(padded[:, ph:ph + h, pw:pw + w, :], (0, 3, 1, 2))
+    ph, pw = padding
+    out_size = cols.shape[1:3]
+    padded = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype, device=cols.device)
+    for (a, b), index in window_slices(kernel_size, stride, out_size):
+        padded[index] += cols[:, :, :, a, b, :]
+    if ph or pw:
+        padded = padded[:, ph:ph + h, pw:pw + w, :]
+    return xp.permute_dims(padded, (0, 3, 1, 2))
 
 
-col2im.defvjp(lambda g, out, cols, *, shape, **kw: im2col(g, **kw))
+@col2im.defvjp
+def col2im_vjp(g, out, cols, *, shape, kernel_size, stride, padding):
+    return im2col(g, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def conv2d(x, weight, bias=None, *, stride=1, padding=0):
@@ -108,8 +94,8 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0):
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     n, o = x.shape[0], weight.shape[0]
-    kernel_size, stride, padding = weight.shape[2:], _pair(stride, "stride"), _pair(padding, "padding")
-    oh, ow = _windows(x.shape, kernel_size, stride, padding)
+    kernel_size, stride, padding = weight.shape[2:], pair(stride, "stride"), pair(padding, "padding")
+    oh, ow = output_size(x.shape, kernel_size, stride, padding)
     if oh < 1 or ow < 1:
         raise ValueError(f"conv2d: kernel {tuple(kernel_size)} does not fit x {tuple(x.shape)} "
                          f"with padding {padding}")
@@ -123,27 +109,26 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0):
     return permute_dims(reshape(out, shape=(n, oh, ow, o)), axes=(0, 3, 1, 2))
 
 
-def max_pool2d(x, kernel_size=2, stride=None, padding=0):
+def max_pool2d(x, kernel_size=2, stride=None, padding=0, *, ties="share"):
     """Max over (KH, KW) windows of (N, C, H, W); ``stride`` defaults to the kernel size.
 
-    Ties share the gradient equally. Padding, if any, is with zeros (use it after a ReLU).
+    out[n, c, i, j] = max_{a, b} xpad[n, c, i*sh + a, j*sw + b]; padding, if any, is with zeros
+    (use it after a ReLU). ``ties`` says where the gradient of a window with several equal
+    maxima goes: ``"share"`` splits it equally among them (a valid subgradient), ``"first"``
+    routes all of it to the first in row-major window order, as PyTorch does. Without ties the
+    two are the same. Returns (N, C, OH, OW).
     """
-    kernel_size = _pair(kernel_size, "kernel_size")
-    stride = kernel_size if stride is None else _pair(stride, "stride")
-    padding = _pair(padding, "padding")
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw) = kernel_size, stride
-    if (kh, kw) == (sh, sw) and padding == (0, 0) and h % kh == 0 and w % kw == 0:
-        # Non-overlapping windows tile the image: a reshape of the channels-last view (free
-        # when x came from conv2d), reduced over axes whose inner neighbour is C long.
-        nhwc = permute_dims(x, axes=(0, 2, 3, 1))
-        tiles = reshape(nhwc, shape=(n, h // kh, kh, w // kw, kw, c))
-        pooled = reduce_max(tiles, axis=(2, 4))  # (N, OH, OW, C)
-    else:
-        oh, ow = _windows(x.shape, kernel_size, stride, padding)
-        cols = im2col(x, kernel_size=kernel_size, stride=stride, padding=padding)
-        pooled = reduce_max(reshape(cols, shape=(n, oh, ow, kh * kw, c)), axis=3)
-    return permute_dims(pooled, axes=(0, 3, 1, 2))
+    kernel_size = pair(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else pair(stride, "stride")
+    padding = pair(padding, "padding")
+    if ties not in TIES:
+        raise ValueError(f"max_pool2d: ties must be one of {TIES}, got {ties!r}")
+    out_size = output_size(x.shape, kernel_size, stride, padding)
+    if min(out_size) < 1:
+        raise ValueError(f"max_pool2d: a {kernel_size} window does not fit x {tuple(x.shape)} "
+                         f"with padding {padding}")
+    return max_pool(x, kernel_size=kernel_size, stride=stride, padding=padding,
+                    out_size=out_size, ties=ties)
 
 
 def maxout(x, pieces: int, axis: int = 1):

@@ -19,6 +19,7 @@ from .experiments import EXPERIMENTS, Experiment, Run
 from .measure import MEASUREMENTS
 from .paper import PAPER_TABLES, PAPER_TITLES
 from .report import format_table, write_outputs
+from .parallel import train_all
 from .runner import Trained, load_experiment_data, train_run, training_seconds
 
 __all__ = ["EXPERIMENTS", "PAPER_TABLES", "reproduce", "Experiment", "Run"]
@@ -47,7 +48,8 @@ class Context:
 def reproduce(name: str, *, out="results/reproduce", epochs: int | None = None,
               subset: int | None = None, test_subset: int | None = None, seeds=(0,),
               data_dir=None, download: bool = False, xp=None, dtype=None, quiet: bool = False,
-              log=print) -> dict:
+              log=print, jobs: int = 1, scheduler: str | None = None,
+              threads: int | None = None) -> dict:
     """Train, measure and report the experiment ``name``; returns the result dict.
 
     Args:
@@ -57,6 +59,8 @@ def reproduce(name: str, *, out="results/reproduce", epochs: int | None = None,
             examples (quick runs; the defaults are the papers' full sets).
         seeds: one training run per seed for every model; tables report the mean.
         xp, dtype: the array namespace (NumPy by default) and float dtype (float32).
+        jobs, scheduler, threads: train the networks in ``jobs`` processes, or on the Dask
+            cluster at ``scheduler``, sharing ``threads`` BLAS threads (:mod:`.parallel`).
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"name: unknown experiment {name!r}; choose one of "
@@ -76,11 +80,12 @@ def reproduce(name: str, *, out="results/reproduce", epochs: int | None = None,
             f"{PAPER_TITLES[experiment.paper]})\n  data: {data.description}; seeds {seeds}; "
             f"out {folder}")
 
-    def train(run: Run, seed: int) -> Trained:
+    def train(run: Run, seed: int, quiet: bool = quiet) -> Trained:
         return train_run(run.with_epochs(epochs), seed, data, out=out, xp=xp, dtype=dtype,
                          quiet=quiet, log=log)
 
-    trained = {run.label: [train(run, seed) for seed in seeds] for run in experiment.runs}
+    trained = train_all(experiment.runs, seeds, train, jobs=jobs, scheduler=scheduler,
+                        threads=threads, quiet=quiet)
     trained_at = time.perf_counter()
     ctx = Context(seeds, folder, quiet, train)
     result = MEASUREMENTS[experiment.measure](experiment, trained, data, ctx)

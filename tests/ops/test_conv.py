@@ -3,10 +3,12 @@ first and second derivatives."""
 
 import numpy as np
 import pytest
-from conftest import check_op, distinct, rand
+from conftest import assert_namespace, check_op, distinct, rand
 
 from refimpl import ops
-from refimpl.backend import to_numpy
+from refimpl.autodiff import grad, vjp
+from refimpl.backend import sliding_window_view, to_numpy
+from refimpl.ops import windows
 
 
 def _pad(x, ph, pw):
@@ -79,6 +81,7 @@ CONV = [  # x shape, weight shape, stride, padding, bias
     ((1, 2, 5, 6), (3, 2, 2, 3), 1, 2, True),
     ((2, 2, 7, 6), (3, 2, 3, 2), (2, 1), (1, 0), False),
     ((2, 3, 4, 4), (2, 3, 1, 1), 2, 0, True),
+    ((2, 5, 6, 5), (3, 5, 3, 2), (1, 2), 1, True),  # >= 4 channels: the strided path on NumPy
 ]
 
 
@@ -108,14 +111,99 @@ POOL = [  # x shape, kernel, stride, padding
 ]
 
 
+@pytest.mark.parametrize("ties", ["share", "first"])
 @pytest.mark.parametrize("shape, kernel, stride, padding", POOL, ids=str)
-def test_max_pool2d(xp, shape, kernel, stride, padding):
+def test_max_pool2d(xp, shape, kernel, stride, padding, ties):
     x = distinct(xp, np.random.default_rng(2), shape)  # no ties inside a window
     pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
     stride_ = kernel if stride is None else stride
     expected = naive_max_pool2d(to_numpy(x), pair(kernel), pair(stride_), pair(padding))
-    f = lambda x: ops.max_pool2d(x, kernel, stride, padding)  # noqa: E731
+    f = lambda x: ops.max_pool2d(x, kernel, stride, padding, ties=ties)  # noqa: E731
     check_op(xp, f, (x,), expected)
+
+
+def naive_max_pool2d_grad(x, g, kernel, stride, ties):
+    """d <g, max_pool2d(x)> / dx by loops: each window's g to its maxima (shared or the first)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = g.shape[2:]
+    out = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*g.shape):
+        window = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+        rows, cols = np.nonzero(window == window.max())  # row-major order
+        if ties == "first":
+            rows, cols = rows[:1], cols[:1]
+        out[n, c, i * sh + rows, j * sw + cols] += g[n, c, i, j] / len(rows)
+    return out
+
+
+def tied(rng, shape):
+    """Images of few distinct values (many ties inside windows), float64."""
+    return rng.integers(0, 3, size=shape).astype(np.float64)
+
+
+@pytest.mark.parametrize("ties", ["share", "first"])
+@pytest.mark.parametrize("shape, kernel, stride", [((2, 3, 4, 6), 2, 2), ((2, 2, 6, 6), 3, 1),
+                                                    ((1, 2, 5, 7), (2, 3), (1, 2))], ids=str)
+def test_max_pool2d_ties(xp, shape, kernel, stride, ties):
+    rng = np.random.default_rng(5)
+    x_np = tied(rng, shape)
+    x = xp.asarray(x_np)
+    out, vjp_fn = vjp(lambda x: ops.max_pool2d(x, kernel, stride, ties=ties), x)
+    g_np = rng.uniform(-1.0, 1.0, size=tuple(out.shape))
+    (grad_x,) = vjp_fn(xp.asarray(g_np))
+    assert_namespace(grad_x, xp)
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    expected = naive_max_pool2d_grad(x_np, g_np, pair(kernel), pair(stride), ties)
+    np.testing.assert_allclose(to_numpy(grad_x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, kernel, stride", [((2, 3, 6, 6), 2, 2), ((2, 2, 7, 7), 3, 2)],
+                         ids=str)
+def test_max_pool2d_first_matches_pytorch(shape, kernel, stride):
+    """ties="first" is PyTorch's rule: on tied windows both send the gradient to the same entry."""
+    torch = pytest.importorskip("torch")
+    x_np = tied(np.random.default_rng(6), shape)
+    x = torch.tensor(x_np, requires_grad=True)
+    out = torch.nn.functional.max_pool2d(x, kernel, stride)
+    g_np = np.random.default_rng(7).uniform(-1.0, 1.0, size=tuple(out.shape))
+    out.backward(torch.tensor(g_np))
+    _, vjp_fn = vjp(lambda x: ops.max_pool2d(x, kernel, stride, ties="first"), x_np)
+    np.testing.assert_allclose(vjp_fn(g_np)[0], x.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool2d_ties_share_is_the_max_reduction_gradient():
+    """"share" gives what the max reduction's VJP gives on non-overlapping tiles (the old code)."""
+    x = tied(np.random.default_rng(8), (2, 3, 4, 4))
+    tiles = lambda x: ops.reshape(ops.permute_dims(x, axes=(0, 2, 3, 1)),  # noqa: E731
+                                  shape=(2, 2, 2, 2, 2, 3))
+    old = grad(lambda x: ops.sum(ops.max(tiles(x), axis=(2, 4)) ** 2))(x)
+    new = grad(lambda x: ops.sum(ops.max_pool2d(x, 2, ties="share") ** 2))(x)
+    np.testing.assert_allclose(new, old, rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool2d_rejects_bad_ties():
+    with pytest.raises(ValueError, match="ties"):
+        ops.max_pool2d(np.zeros((1, 1, 2, 2)), 2, ties="last")
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", IM2COL + [
+    ((2, 8, 12, 12), (5, 5), (1, 1), (0, 0)), ((2, 6, 9, 8), (3, 2), (2, 3), (1, 2))], ids=str)
+def test_im2col_strided_path_equals_standard_path(shape, kernel, stride, padding):
+    """The strided-view fast path (NumPy) copies exactly what the array-API slices copy."""
+    x = np.random.default_rng(9).uniform(-1.0, 1.0, size=shape)
+    nhwc = windows.padded_nhwc(x, padding)
+    out_size = windows.output_size(shape, kernel, stride, padding)
+    fast = windows.im2col_strided(nhwc, kernel, stride, out_size)
+    plain = windows.im2col_slices(nhwc, kernel, stride, out_size)
+    assert fast.shape == plain.shape == (shape[0], *out_size, *kernel, shape[1])
+    np.testing.assert_array_equal(fast, plain)
+    np.testing.assert_array_equal(plain, naive_im2col(x, kernel, stride, padding))
+
+
+def test_strided_view_is_none_without_strided_views():
+    strict = pytest.importorskip("array_api_strict")
+    assert sliding_window_view(strict.zeros((1, 4, 4, 1)), (2, 2), axis=(1, 2)) is None
+    assert sliding_window_view(np.zeros((1, 4, 4, 1)), (2, 2), axis=(1, 2)).shape == (1, 3, 3, 1, 2, 2)
 
 
 @pytest.mark.parametrize("shape, pieces, axis", [((4, 6), 2, 1), ((4, 6), 3, 1),

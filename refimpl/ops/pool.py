@@ -1,0 +1,130 @@
+"""Max-pooling as a max over KH*KW strided slices, with a choice of where ties send the gradient.
+
+Each kernel offset (a, b) selects one strided slice of the channels-last image, shaped like the
+output; the pooled image is the elementwise maximum of those slices (no window matrix, no
+reduction with two-element inner loops). The backward pass routes each output's gradient to
+the entries equal to their window's maximum:
+
+- ``ties="share"``: equally among the tied maxima (a valid subgradient; refimpl's default);
+- ``ties="first"``: all of it to the first maximum in row-major window order (PyTorch's rule).
+
+Without ties the two agree. The routing weights are constants of the forward values, so the
+gradient is linear in the upstream gradient: :func:`unpool` (output grads -> input grads) and
+:func:`pool_gather` (its adjoint) are each other's VJP, and pooling is differentiable to any
+order, like im2col and col2im.
+"""
+
+from __future__ import annotations
+
+from refimpl.backend import get_namespace
+from refimpl.tracer import getval, primitive
+
+from .windows import padded_nhwc, window_slices
+
+__all__ = ["max_pool", "unpool", "pool_gather", "TIES"]
+
+TIES = ("share", "first")
+
+
+def _window_slices(kernel_size, stride, out_size):
+    return [index for _, index in window_slices(kernel_size, stride, out_size)]
+
+
+@primitive
+def max_pool(x, *, kernel_size, stride, padding, out_size, ties):
+    """(N, C, H, W) -> (N, C, OH, OW): out[n, c, i, j] = max_{a, b} xpad[n, c, i*sh + a, j*sw + b]."""
+    xp = get_namespace(x)
+    nhwc = padded_nhwc(x, padding)
+    slices = _window_slices(kernel_size, stride, out_size)
+    pooled = nhwc[slices[0]]
+    for index in slices[1:]:
+        pooled = xp.maximum(pooled, nhwc[index])  # (N, OH, OW, C)
+    return xp.permute_dims(pooled, (0, 3, 1, 2))
+
+
+@max_pool.defvjp
+def max_pool_vjp(g, out, x, **geometry):
+    return unpool(g, getval(x), getval(out), **geometry)
+
+
+def _routes(x, out, geometry):
+    """Per kernel offset: (index into the padded channels-last input, 0/1 weights, divisor).
+
+    An output's gradient flows to offset k with weight ``weights[k] / divisor`` (the divisor
+    counts the tied maxima for "share"; it is ``None`` for "first", which routes to one entry).
+    Weights are float 0/1 arrays (N, OH, OW, C): the standard defines no bool * float.
+    """
+    xp = get_namespace(x)
+    nhwc = padded_nhwc(x, geometry["padding"])
+    best = xp.permute_dims(out, (0, 2, 3, 1))  # (N, OH, OW, C)
+    slices = _window_slices(geometry["kernel_size"], geometry["stride"], geometry["out_size"])
+    hits = [nhwc[index] == best for index in slices]
+    if geometry["ties"] == "first":
+        routes, taken = [hits[0]], hits[0]
+        for hit in hits[1:]:
+            routes.append(hit & ~taken)
+            taken = taken | hit
+        return slices, [xp.astype(route, x.dtype) for route in routes], None
+    weights = [xp.astype(hit, x.dtype) for hit in hits]
+    count = weights[0]
+    for weight in weights[1:]:
+        count = count + weight
+    return slices, weights, count
+
+
+def _tiles_exactly(x_shape, kernel_size, stride, padding):
+    """True when the windows cover the image once each (no overlap, no padding, no rest)."""
+    (kh, kw), h, w = kernel_size, x_shape[2], x_shape[3]
+    return tuple(kernel_size) == tuple(stride) and tuple(padding) == (0, 0) and h % kh == w % kw == 0
+
+
+@primitive
+def unpool(g, x, out, *, kernel_size, stride, padding, out_size, ties):
+    """Gradient of max-pooling: ``g`` (N, C, OH, OW) routed to the maxima of ``x`` (N, C, H, W)."""
+    xp = get_namespace(g)
+    geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, out_size=out_size,
+                    ties=ties)
+    slices, weights, count = _routes(x, out, geometry)
+    g = xp.permute_dims(g, (0, 2, 3, 1))  # (N, OH, OW, C)
+    if count is not None:
+        g = g / count
+    n, c, h, w = x.shape
+    ph, pw = padding
+    shape = (n, h + 2 * ph, w + 2 * pw, c)
+    if _tiles_exactly(x.shape, kernel_size, stride, padding):  # every entry written once
+        grad = xp.empty(shape, dtype=g.dtype, device=g.device)
+        for index, weight in zip(slices, weights):
+            grad[index] = weight * g
+    else:
+        grad = xp.zeros(shape, dtype=g.dtype, device=g.device)
+        for index, weight in zip(slices, weights):
+            grad[index] += weight * g  # overlapping windows add up
+    if ph or pw:
+        grad = grad[:, ph:ph + h, pw:pw + w, :]
+    return xp.permute_dims(grad, (0, 3, 1, 2))
+
+
+@unpool.defvjp
+def unpool_vjp(g, out, g_pooled, x, pooled, **geometry):
+    return pool_gather(g, getval(x), getval(pooled), **geometry)
+
+
+@primitive
+def pool_gather(grad, x, out, *, kernel_size, stride, padding, out_size, ties):
+    """Adjoint of :func:`unpool` in its first argument: (N, C, H, W) -> (N, C, OH, OW)."""
+    xp = get_namespace(grad)
+    geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, out_size=out_size,
+                    ties=ties)
+    slices, weights, count = _routes(x, out, geometry)
+    grad = padded_nhwc(grad, padding)
+    total = weights[0] * grad[slices[0]]
+    for index, weight in zip(slices[1:], weights[1:]):
+        total = total + weight * grad[index]
+    if count is not None:
+        total = total / count
+    return xp.permute_dims(total, (0, 3, 1, 2))
+
+
+@pool_gather.defvjp
+def pool_gather_vjp(g, out, grad, x, pooled, **geometry):
+    return unpool(g, getval(x), getval(pooled), **geometry)
