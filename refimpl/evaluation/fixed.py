@@ -205,7 +205,8 @@ def score_fixed_set(model, params: dict, fixed: FixedSet, *, xp: Any = None,
     if len(fixed) == 0:
         return float("nan")
     xp = xp or (get_namespace(*params.values(), name="params") if params else np)
-    x, y = xp.asarray(fixed.x), xp.asarray(fixed.y)
+    device = next(iter(params.values())).device if params else None  # the model's device
+    x, y = xp.asarray(fixed.x, device=device), xp.asarray(fixed.y, device=device)
     hits = sum(count_correct(model.apply(params, x[start:stop, ...]), y[start:stop])
                for start, stop in batches(len(fixed), batch_size))
     return hits / len(fixed)

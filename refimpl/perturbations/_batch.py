@@ -56,8 +56,8 @@ def check_radius(radius: Any, like: Array, name: str = "radius") -> Array:
     if isinstance(radius, (int, float)) and not isinstance(radius, bool):
         if not (math.isfinite(radius) and radius >= 0):
             raise ValueError(f"{name}: expected a finite number >= 0, got {radius}")
-        return xp.full((n,), radius, dtype=like.dtype)
-    r = xp.asarray(radius, dtype=like.dtype)
+        return xp.full((n,), radius, dtype=like.dtype, device=like.device)
+    r = xp.asarray(radius, dtype=like.dtype, device=like.device)
     if r.ndim == 0:
         r = xp.broadcast_to(r, (n,))
     if tuple(r.shape) != (n,):

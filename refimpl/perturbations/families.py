@@ -170,7 +170,7 @@ class UniformNoise(_Noise):
 
     def draw(self, rng: Random, x: Array, radius: Array) -> Array:
         """(N, ...) like x: one draw per example, of l2 norm radius (N,)."""
-        return uniform_noise(_checked_rng(rng, self), x, radius)
+        return _on_device_of(x, uniform_noise(_checked_rng(rng, self), x, radius))
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class GaussianNoise(_Noise):
 
     def draw(self, rng: Random, x: Array, radius: Array) -> Array:
         """(N, ...) like x: standard normal entries times each example's radius (N,)."""
-        noise = gaussian_noise(_checked_rng(rng, self), x, 1.0)
+        noise = _on_device_of(x, gaussian_noise(_checked_rng(rng, self), x, 1.0))
         return noise * per_example(check_radius(radius, x), x.ndim)
 
 
@@ -203,6 +203,11 @@ def _checked_rng(rng: Any, family: Any) -> Random:
         raise ValueError(f"rng: {type(family).__name__} draws noise and needs a "
                          f"refimpl.backend.Random (make_rng(seed, xp)), got {rng!r}")
     return rng
+
+
+def _on_device_of(x: Array, a: Array) -> Array:
+    """``a`` on the device of ``x`` (the generator may draw on its library's default device)."""
+    return a if a.device == x.device else a.to_device(x.device)
 
 
 def is_zero_row(a: Array) -> Array:
