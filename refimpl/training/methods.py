@@ -148,11 +148,12 @@ class Method:
         if unknown:
             raise ValueError(f"{unknown[0]}: method {name!r} has no such option; its options are "
                              f"{', '.join(allowed) or 'none'}")
-        self.name, self.function, self.options = name, function, dict(options)
+        self.name, self.function, self._bound = name, function, dict(options)
+        self.options = _jsonable(options)  # what checkpoints record (values by their repr)
         self.__name__ = name
 
     def __call__(self, model, params: dict, x: Array, y: Array, *, rng=None) -> Array:
-        return self.function(model, params, x, y, rng=rng, **self.options)
+        return self.function(model, params, x, y, rng=rng, **self._bound)
 
     def settings(self) -> dict:
         """Every option with its value, defaults included (for printing and metadata).
@@ -160,12 +161,16 @@ class Method:
         An attack value is given by its repr ("LossGradient(family=SignL2())"), so settings
         stay JSON-friendly and compare equal across runs.
         """
-        found = {**options_of(self.name), **self.options}
-        return {key: value if value is None or isinstance(value, (bool, int, float, str))
-                else repr(value) for key, value in found.items()}
+        return _jsonable({**options_of(self.name), **self._bound})
 
     def __repr__(self) -> str:
         return f"Method({self.name!r}, {self.settings()})"
+
+
+def _jsonable(options: dict) -> dict:
+    """Options with every non-JSON value (an attack value) replaced by its repr."""
+    return {key: value if value is None or isinstance(value, (bool, int, float, str))
+            else repr(value) for key, value in options.items()}
 
 
 def get_method(name: str, **options) -> Method:
