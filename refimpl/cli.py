@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(commands)
     _evaluate_parser(commands)
     _reproduce_parser(commands)
+    __import__("refimpl.commands.robustness", fromlist=["add_parser"]).add_parser(commands)
     return parser
 
 

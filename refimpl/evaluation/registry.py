@@ -15,8 +15,10 @@ the papers' meanings (API.md, SPEC "Attack names"):
 | adv_alpha | paper 004's linearized minimal perturbation (softmax-probability Jacobian), l2 | l2 norm |
 | adv_alpha_logits | the same on the logits' Jacobian | l2 norm |
 
-Iterative attacks (PGD, APGD, DeepFool, CW, L-BFGS) are added with :func:`register_attack`
-by the module that defines them; every attack runs as
+| pgd_linf, pgd_l2, pgd_l1 | projected steepest ascent (:func:`refimpl.perturbations.search.pgd`), 10 steps of 2.5 radius / 10, zero start | that norm |
+
+Further iterative attacks (APGD, DeepFool, CW, L-BFGS) are added with
+:func:`register_attack` by the module that defines them; every attack runs as
 ``attack.run(logits_fn, x, y, radius=, clip=, rng=, **options) -> AttackResult``.
 """
 
@@ -30,6 +32,7 @@ from typing import Any, Callable
 from refimpl.perturbations import (AdvAlpha, GaussianNoise, KSupport, LossGradient, Lp, Noise,
                                    SignL2, UniformNoise)
 from refimpl.perturbations.attacks import one_step
+from refimpl.perturbations.search import pgd
 
 __all__ = ["Attack", "ATTACKS", "ALIASES", "register_attack", "get_attack", "label"]
 
@@ -96,6 +99,14 @@ def register_attack(name: str, run: Callable, *, norm: str, title: str | None = 
     return attack
 
 
+def _pgd_run(p: float, logits_fn, x, y, *, radius, clip=None, rng=None, steps: int = 10,
+             step_size: float | None = None):
+    """PGD in the lp ball: ``steps`` steps of ``step_size`` (2.5 radius / steps by default,
+    Madry et al.'s rule), from delta = 0 (deterministic; Madry's random start is pgd(rng=))."""
+    step_size = 2.5 * radius / steps if step_size is None else step_size
+    return pgd(logits_fn, x, y, radius=radius, p=p, step_size=step_size, steps=steps, clip=clip)
+
+
 def _register_defaults() -> None:
     entries = [
         _one_step("fgsm", "linf", "FGSM", lambda: LossGradient(Lp(math.inf))),
@@ -113,6 +124,9 @@ def _register_defaults() -> None:
     ]
     for attack in entries:
         ATTACKS[attack.name] = attack
+    for norm, p in (("linf", math.inf), ("l2", 2.0), ("l1", 1.0)):
+        register_attack(f"pgd_{norm}", functools.partial(_pgd_run, p), norm=norm,
+                        title=f"PGD ({norm})")
     titles = {"linf": "FGSM", "adv_loss_sign": "Adv_Loss_Sign", "adv_loss": "Adv_Loss",
               "single_pixel": "Single pixel (l1)", "ksup": "Ksup (K=50%)"}
     for alias, target in ALIASES.items():
