@@ -159,9 +159,13 @@ class Method:
         """Every option with its value, defaults included (for printing and metadata).
 
         An attack value is given by its repr ("LossGradient(family=SignL2())"), so settings
-        stay JSON-friendly and compare equal across runs.
+        stay JSON-friendly and compare equal across runs; ``attack=None`` (the method's own
+        default) is left out.
         """
-        return _jsonable({**options_of(self.name), **self._bound})
+        found = {**options_of(self.name), **self._bound}
+        if found.get("attack", 0) is None:  # the paper's default attack: recorded as before
+            del found["attack"]
+        return _jsonable(found)
 
     def __repr__(self) -> str:
         return f"Method({self.name!r}, {self.settings()})"

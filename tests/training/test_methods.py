@@ -300,7 +300,7 @@ def test_method_objects():
     method = get_method("ksup", radius=None, k=0.25)
     assert isinstance(method, Method) and method.__name__ == "ksup"
     assert method.options == {"k": 0.25}
-    assert method.settings() == {"radius": 1.7, "k": 0.25, "attack": None}
+    assert method.settings() == {"radius": 1.7, "k": 0.25}
     assert options_of("lwa") == {"radius": 1.7, "direction": "adv_loss", "attack": None}
     with pytest.raises(ValueError, match="k: method 'lwa' has no such option"):
         get_method("lwa", k=3)
