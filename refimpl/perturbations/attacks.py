@@ -92,7 +92,11 @@ def one_step(logits_fn: Callable, x: Array, y: Array, *, family: Any = None,
 def one_step_unchecked(logits_fn: Callable, x: Array, y: Array, rule: Callable, *, radius: Any,
                        clip: tuple[float, float] | None = None, only_correct: bool = False,
                        rng: Random | None = None, loss_fn: Callable | None = None):
-    """:func:`one_step` on arguments already checked, with no host synchronisation.
+    """:func:`one_step` on arguments already checked, with no host synchronisation of its own.
+
+    The closed forms still check that the gradient is finite (one device read each) unless
+    called within :func:`refimpl.perturbations._batch.values_checked_already`, as training
+    steps do.
 
     Returns:
         (AttackResult, logits (N, K) at x or None): the logits when the rule computed them.

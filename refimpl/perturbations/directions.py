@@ -150,7 +150,7 @@ class Noise:
 
     def __call__(self, logits_fn, x, y, radius, *, rng=None, loss_fn=None) -> Step:
         xp = get_namespace(x)
-        delta = self.family.draw(rng, x, _radius_array(radius, x))
+        delta = self.family.draw(rng, x, radius)
         return Step(delta, None, xp.zeros((x.shape[0],), dtype=xp.bool, device=x.device))
 
 

@@ -27,6 +27,7 @@ from refimpl.backend import get_namespace
 from refimpl.nn.losses import cross_entropy_unchecked as cross_entropy
 from refimpl.perturbations import AdvAlpha, GaussianNoise, KSupport, LossGradient, Lp, Noise
 from refimpl.perturbations import SignL2, UniformNoise
+from refimpl.perturbations._batch import values_checked_already
 from refimpl.perturbations.attacks import one_step_unchecked
 from refimpl.tracer import getval
 
@@ -57,8 +58,9 @@ def perturbation(model, params: dict, x: Array, y: Array, *, radius: float, fami
     ``direction`` (a direction rule). No checks and no host synchronisation.
     """
     rule = direction if direction is not None else LossGradient(family)
-    result, _ = one_step_unchecked(_fixed(model, params, part=part), x, y, rule, radius=radius,
-                                   rng=rng)
+    with values_checked_already():  # no device reads: the loop checked the data once
+        result, _ = one_step_unchecked(_fixed(model, params, part=part), x, y, rule,
+                                       radius=radius, rng=rng)
     return result.delta
 
 
