@@ -63,7 +63,7 @@ def main(argv=None):
     from refimpl import nn, ops  # noqa: PLC0415
     from refimpl.autodiff import value_and_jacobian, vjp  # noqa: PLC0415
     from refimpl.backend import make_rng  # noqa: PLC0415
-    from refimpl.perturbations.attacks import one_step  # noqa: PLC0415
+    from refimpl.perturbations import AdvAlpha, Lp, one_step  # noqa: PLC0415
 
     model = nn.build("mlp-400-400", (784,))
     params = model.init(make_rng(0))
@@ -91,8 +91,8 @@ def main(argv=None):
     np.testing.assert_allclose(batched(), separate(), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(shared_forward(), separate(), rtol=1e-4, atol=1e-6)
 
-    attack = race({"adv_loss": lambda: one_step(logits_fn, x, y, family="l2", radius=1.5),
-                   "adv_alpha": lambda: one_step(logits_fn, x, y, family="adv_alpha", radius=1.5)},
+    attack = race({"adv_loss": lambda: one_step(logits_fn, x, y, family=Lp(2), radius=1.5),
+                   "adv_alpha": lambda: one_step(logits_fn, x, y, direction=AdvAlpha(), radius=1.5)},
                   args.reps)
     jac = race({"batched": batched, "separate": separate, "shared_forward": shared_forward},
                args.reps)

@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 from refimpl import data, nn  # noqa: E402
 from refimpl.backend import to_numpy  # noqa: E402
 from refimpl.evaluation import accuracy_vs_magnitude as evaluate_curves  # noqa: E402
-from refimpl.perturbations.attacks import one_step  # noqa: E402
+from refimpl.perturbations import Lp, one_step  # noqa: E402
 from refimpl.training import load_checkpoint  # noqa: E402
 
 ATTACKS = {  # label in the outputs -> attack name in refimpl.evaluation.ATTACKS (l2 magnitudes)
@@ -77,7 +77,7 @@ def single_pixel(model, params, x, y, radii, batch_size=500):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         ok = np.argmax(to_numpy(logits_fn(xb)), axis=1) == yb
         clean_correct += int(ok.sum())
-        direction = one_step(logits_fn, xb, yb, family="l1", radius=1.0, only_correct=True).delta
+        direction = one_step(logits_fn, xb, yb, family=Lp(1), radius=1.0, only_correct=True).delta
         for i, r in enumerate(radii):
             predicted = np.argmax(to_numpy(logits_fn(xb + r * direction)), axis=1)
             flipped[i] += np.sum(ok & (predicted != yb))

@@ -8,4 +8,12 @@ array-api-strict (:mod:`refimpl.backend`). Importing refimpl never imports CuPy 
 from refimpl import autodiff, backend, ops
 
 __version__ = "0.1.0"
-__all__ = ["autodiff", "backend", "ops", "__version__"]
+__all__ = ["autodiff", "backend", "ops", "load_model", "__version__"]
+
+
+def __getattr__(name):
+    """``refimpl.load_model`` is imported on first use (it pulls in nn and training)."""
+    if name == "load_model":
+        from refimpl.loading import load_model  # noqa: PLC0415
+        return load_model
+    raise AttributeError(f"module 'refimpl' has no attribute {name!r}")

@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(commands)
     _evaluate_parser(commands)
     _reproduce_parser(commands)
+    __import__("refimpl.commands.robustness", fromlist=["add_parser"]).add_parser(commands)
     for sub in commands.choices.values():  # --debug after the command name works too
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="on an error, print the Python traceback too")

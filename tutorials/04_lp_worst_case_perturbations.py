@@ -51,7 +51,7 @@ import numpy as np
 from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.backend import make_rng
-from refimpl.perturbations import input_gradient, lp, one_step
+from refimpl.perturbations import Lp, Noise, SignL2, UniformNoise, input_gradient, lp, one_step
 from refimpl.plotting import accuracy_vs_magnitude, example_grid, perturbation_grid
 from refimpl.training import evaluate, fit
 from theory.norms import lp_maximiser_numerical
@@ -193,15 +193,15 @@ def accuracy(inputs):
 assert abs(accuracy(x) - clean) < 1e-12
 
 # %% [markdown]
-# FGSM is the p = inf step on the loss gradient, and `one_step(family="linf")` is exactly
+# FGSM is the p = inf step on the loss gradient, and `one_step(family=Lp(math.inf))` is exactly
 # x + radius * sign(grad); the l2 family is the normalised gradient.
 
 # %%
 grad_x = input_gradient(logits_fn, x, y)  # (N, 1, H, W): each example's own gradient
 eps = 0.1
-fgsm = one_step(logits_fn, x, y, family="linf", radius=eps)
+fgsm = one_step(logits_fn, x, y, family=Lp(math.inf), radius=eps)
 assert np.array_equal(fgsm.x_adv, x + eps * np.sign(grad_x))
-l2_step = one_step(logits_fn, x, y, family="l2", radius=1.0)
+l2_step = one_step(logits_fn, x, y, family=Lp(2), radius=1.0)
 flat = grad_x.reshape(n_eval, -1)
 assert np.allclose(l2_step.delta.reshape(n_eval, -1),
                    flat / np.linalg.norm(flat, axis=1, keepdims=True), atol=1e-6)
@@ -231,17 +231,17 @@ for p in (1, 2, math.inf):
 # ## 5. The single-pixel attack
 #
 # Shaham et al. noticed that the l1 step changes one pixel only, and that one pixel can be
-# enough. `one_step(family="l1")` moves the pixel of largest |gradient| by `radius` in the
+# enough. `one_step(family=Lp(1))` moves the pixel of largest |gradient| by `radius` in the
 # direction of its gradient's sign (no clipping to [0, 1] here, as in the paper's setting).
 
 # %%
 pixel_radii = [0.5, 1.0, 2.0, 4.0]
 for r in pixel_radii:
-    attack = one_step(logits_fn, x, y, family="l1", radius=r, only_correct=True)
+    attack = one_step(logits_fn, x, y, family=Lp(1), radius=r, only_correct=True)
     changed = np.count_nonzero(attack.delta.reshape(n_eval, -1), axis=1)
     assert np.all(changed <= 1)  # one pixel per example (none for those already wrong)
     print(f"one pixel moved by {r}: accuracy {100 * accuracy(attack.x_adv):.1f} %")
-single_pixel = one_step(logits_fn, x, y, family="l1", radius=pixel_radii[-1], only_correct=True)
+single_pixel = one_step(logits_fn, x, y, family=Lp(1), radius=pixel_radii[-1], only_correct=True)
 right = np.argmax(logits_fn(x), 1) == y
 fooled = np.flatnonzero(right & (np.argmax(logits_fn(single_pixel.x_adv), 1) != y))
 print(f"{fooled.size} of the {int(right.sum())} correctly classified images flipped by one pixel")
@@ -260,13 +260,13 @@ print("wrote", path)
 #
 # Shaham et al.'s Fig. 3 measures, for each net, its accuracy under FGSM steps of growing
 # eps computed against itself; here is that curve for our normally trained net. Beside it, the
-# three directions compared at the same l2 size (`magnitude="l2"` rescales any direction to l2
-# norm `radius`, the convention of "Adversarial noise from the K-support norm" and "Learning
+# three directions compared at the same l2 size (`SignL2()` is the sign step of l2 norm
+# `radius`, the convention of "Adversarial noise from the K-support norm" and "Learning
 # with a strong adversary"), with uniform random noise of the same size as a baseline.
 
 # %%
 eps_grid = np.linspace(0, 0.3, 4 if TINY else 13)
-fgsm_curve = [accuracy(one_step(logits_fn, x, y, family="linf", radius=float(e),
+fgsm_curve = [accuracy(one_step(logits_fn, x, y, family=Lp(math.inf), radius=float(e),
                                 only_correct=True).x_adv) for e in eps_grid]
 path = accuracy_vs_magnitude({f"{name}, FGSM against itself": (eps_grid, fgsm_curve)},
                              figure_path("04_fgsm_accuracy.png"),
@@ -277,12 +277,13 @@ assert fgsm_curve[0] == clean and fgsm_curve[-1] < clean
 
 magnitudes = np.linspace(0, 4 if data.name == "mnist" else 2, 4 if TINY else 9)
 noise_rng = make_rng(1)
-families = {"sign (linf)": dict(family="linf"), "gradient (l2)": dict(family="l2"),
-            "single pixel (l1)": dict(family="l1"), "uniform noise": dict(family="urn")}
+families = {"sign (linf)": dict(family=SignL2()), "gradient (l2)": dict(family=Lp(2)),
+            "single pixel (l1)": dict(family=Lp(1)),
+            "uniform noise": dict(direction=Noise(UniformNoise()))}
 curves = {}
 for label, kw in families.items():
     curves[label] = (magnitudes, [accuracy(one_step(logits_fn, x, y, radius=float(m),
-                                                    magnitude="l2", only_correct=True,
+                                                    only_correct=True,
                                                     rng=noise_rng, **kw).x_adv)
                                   for m in magnitudes])
 path = accuracy_vs_magnitude(curves, figure_path("04_accuracy_vs_l2_magnitude.png"),
@@ -301,9 +302,9 @@ for label in ("sign (linf)", "gradient (l2)"):
 m = float(magnitudes[len(magnitudes) // 2])
 rows, labels = {"clean": x[:8]}, {"clean": np.argmax(logits_fn(x[:8]), axis=1)}
 for label, kw in families.items():
-    if kw["family"] == "urn":
+    if label == "uniform noise":
         continue
-    x_adv = one_step(logits_fn, x[:8], y[:8], radius=m, magnitude="l2", **kw).x_adv
+    x_adv = one_step(logits_fn, x[:8], y[:8], radius=m, **kw).x_adv
     rows[label], labels[label] = x_adv, np.argmax(logits_fn(x_adv), axis=1)
 path = example_grid(rows, figure_path("04_examples.png"), labels=labels, vrange=(0.0, 1.0),
                     title=f"one step of l2 size {m:g} in each direction (predicted labels)")

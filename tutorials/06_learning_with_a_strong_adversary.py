@@ -56,7 +56,7 @@ from refimpl import nn, ops
 from refimpl.autodiff import value_and_grad, value_and_jacobian
 from refimpl.backend import make_rng
 from refimpl.evaluation import accuracy_vs_magnitude, perturb, robustness_table
-from refimpl.perturbations import input_gradient, linearized, lp, one_step
+from refimpl.perturbations import Lp, input_gradient, linearized, lp, one_step
 from refimpl.plotting import accuracy_vs_magnitude as plot_accuracy_vs_magnitude
 from refimpl.plotting import bar_table, example_grid
 from refimpl.reproduce import PAPER_TABLES
@@ -298,7 +298,7 @@ assert abs(float(F_value) - float(G_value)) < 1e-12 and worst < 1e-10
 # %%
 lwa = get_method("lwa", radius=train_radius)
 _, lwa_grad = value_and_grad(lambda theta: lwa(model, theta, xb, yb, rng=make_rng(1)))(params64)
-delta = perturbation(model, params64, xb, yb, family="l2", radius=train_radius)
+delta = perturbation(model, params64, xb, yb, family=Lp(2), radius=train_radius)
 _, fixed_grad = value_and_grad(
     lambda theta: nn.cross_entropy(model.apply(theta, xb + delta), yb))(params64)
 assert all(np.array_equal(lwa_grad[k], fixed_grad[k]) for k in lwa_grad)
@@ -322,7 +322,7 @@ model_rep = nn.build("mlp-200-500", data.input_shape)
 params_rep = model_rep.init(make_rng(0))
 xs, ys = data.x_train[:64], data.y_train[:64]
 h = model_rep.represent(params_rep, xs)                                        # (64, 200)
-step = one_step(lambda z: model_rep.classify(params_rep, z), h, ys, family="l2",
+step = one_step(lambda z: model_rep.classify(params_rep, z), h, ys, family=Lp(2),
                 radius=train_radius).delta                                   # a constant
 by_hand = nn.cross_entropy(model_rep.classify(params_rep, h + step), ys)
 method_value = get_method("lwa_rep", radius=train_radius)(model_rep, params_rep, xs, ys,
@@ -387,9 +387,9 @@ xb, yb = data.x_train[:64], data.y_train[:64]
 c = train_radius
 logits_fn = lambda z: model.apply(params, z)  # noqa: E731
 closed_form = lp.steepest_ascent(input_gradient(logits_fn, xb, yb), c, 2)
-attack_l2 = one_step(logits_fn, xb, yb, family="l2", radius=c).delta
-as_lwa = perturbation(model, params, xb, yb, family="l2", radius=c)             # lwa
-as_shaham = perturbation(model, params, xb, yb, family="lp", radius=c, p=2.0)   # robust_lp
+attack_l2 = one_step(logits_fn, xb, yb, family=Lp(2), radius=c).delta
+as_lwa = perturbation(model, params, xb, yb, family=Lp(2), radius=c)             # lwa
+as_shaham = perturbation(model, params, xb, yb, family=Lp(p=2.0), radius=c)   # robust_lp
 assert np.array_equal(attack_l2, as_lwa) and np.array_equal(as_lwa, as_shaham)
 # one_step returns delta = x_adv - x, which can differ from the closed form in the last bit
 # of float32; the perturbed inputs are identical.

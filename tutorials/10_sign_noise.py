@@ -256,12 +256,12 @@ for label, method in runs.items():
     print(f"{label:27s} test accuracy {100 * run.history[-1]['test_accuracy']:.1f} % "
           f"({time.perf_counter() - began:.1f} s)")
 
-rows = robustness_table(models, x_test, y_test, attacks=["linf", "l2"], radius=test_radius)
+rows = robustness_table(models, x_test, y_test, attacks=["sign_l2", "l2"], radius=test_radius)
 for row in rows:
     errors = gaussian_noise_error(*models[row["model"]], x_test, y_test, sigmas=(0.1, 0.3),
                                   draws=3, seed=0)
     row.update({f"noise {s}": 1.0 - e for s, e in errors.items()})
-columns = ["clean", "linf", "l2", "noise 0.1", "noise 0.3"]
+columns = ["clean", "sign_l2", "l2", "noise 0.1", "noise 0.3"]
 print(f"{'model':27s}" + "".join(f"{c:>11s}" for c in columns))
 for row in rows:
     print(f"{row['model']:27s}" + "".join(f"{100 * row[c]:10.1f}%" for c in columns))
@@ -284,9 +284,9 @@ print("wrote", path)
 # %%
 for label in ("sign noise 0.1", "sign noise 0.1, input only", "sign noise 0.3"):
     assert table[label]["clean"] > table["Normal"]["clean"] - 0.02, label
-    for attack in ("linf", "l2"):
+    for attack in ("sign_l2", "l2"):
         assert table["Goodfellow"][attack] > table[label][attack] + 0.05, (label, attack)
-for attack in ("linf", "l2"):
+for attack in ("sign_l2", "l2"):
     assert table["sign noise 0.3"][attack] > table["Normal"][attack] + 0.05
 
 # %% [markdown]

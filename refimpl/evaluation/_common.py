@@ -22,8 +22,9 @@ def check_data(x: Array, y: Array) -> Any:
     """The namespace of a labelled set after checking it: x (N, ...) floating, y (N,) integers.
 
     Raises:
-        ValueError: naming ``x`` or ``y`` for a missing batch axis, an empty set, labels that
-            are not integers of shape (N,), or lengths that differ.
+        ValueError: naming ``x`` or ``y`` for a missing batch axis, an empty set, NaN or inf
+            inputs, labels that are not integers of shape (N,) or are negative, or lengths
+            that differ. (Labels >= K are refused once the model's K is known.)
         TypeError: when x and y come from two array libraries, or x is not floating.
     """
     xp = get_namespace(x, y, name="x, y")
@@ -36,11 +37,15 @@ def check_data(x: Array, y: Array) -> Any:
         raise ValueError(f"y: expected integer labels of shape (N,), got "
                          f"{getattr(y, 'dtype', type(y).__name__)} of shape "
                          f"{tuple(getattr(y, 'shape', ()))}")
+    if y.shape[0] and not bool(xp.all(y >= 0)):
+        raise ValueError("y: expected class labels >= 0, got a negative label")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x, y: expected one label per input, got {x.shape[0]} inputs and "
                          f"{y.shape[0]} labels")
     if x.shape[0] == 0:
         raise ValueError("x: expected at least one example, got an empty set")
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError("x: expected finite inputs, got NaN or inf")
     return xp
 
 

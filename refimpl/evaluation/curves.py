@@ -113,8 +113,9 @@ def minimum_perturbations(model, params: dict, x: Array, y: Array, *, max_radius
 
     Returns:
         (C,) float64 NumPy array, one entry per correctly classified point in test-set order
-        (misclassified points are left out); NaN where no change was found within
-        ``max_radius`` or the gradient was exactly zero. For a histogram, drop the NaNs.
+        (misclassified points are left out); inf ("not found", the convention of every
+        minimum-perturbation routine) where no change was found within ``max_radius`` or the
+        gradient was exactly zero. For a histogram, keep ``np.isfinite`` entries.
     """
     check_data(x, y)
     check_batch_size(batch_size)
@@ -127,5 +128,5 @@ def minimum_perturbations(model, params: dict, x: Array, y: Array, *, max_radius
         right = to_numpy(predicted_right(logits_fn(xb), yb))
         found = minimum_perturbation(logits_fn, xb, yb, max_radius=max_radius, **kw)
         radius = to_numpy(found.radius).astype(np.float64)[right]
-        parts.append(np.where(np.isfinite(radius), radius, np.nan))
+        parts.append(np.where(np.isfinite(radius), radius, np.inf))
     return np.concatenate(parts)

@@ -20,13 +20,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from refimpl.backend import get_namespace, make_rng, to_numpy
-from refimpl.perturbations.attacks import one_step
+from refimpl.backend import get_namespace, to_numpy
 from refimpl.training.checkpoint import read_npz, write_npz
 
-from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
-                      count_correct, logits_of, predicted_right)
-from .attacks import RANDOM_ATTACKS, one_step_kwargs
+from ._common import (batches, check_batch_size, check_data, check_radius, count_correct,
+                      logits_of, predicted_right)
+from .attacks import DEFAULT_CLIP, attack_batches, get_attack
 
 __all__ = ["FixedSet", "build_fixed_set", "save_fixed_set", "load_fixed_set", "score_fixed_set",
            "FORMAT_VERSION"]
@@ -85,7 +84,8 @@ def _as_numpy(a: Any) -> np.ndarray:
 def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[str],
                     radius: float | Mapping[str, float], keep: str = "fooled",
                     seed: int | None = 0, batch_size: int = 500, meta: dict | None = None,
-                    clip: tuple[float, float] | None = None) -> FixedSet:
+                    clip: tuple[float, float] | None = DEFAULT_CLIP,
+                    attack_mode: str = "eval") -> FixedSet:
     """Perturb the test set against a baseline with each attack and keep the rows ``keep`` says.
 
     keep="fooled": attacks move only correctly classified points, and a row is kept when
@@ -99,6 +99,8 @@ def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[st
         attacks: names from :data:`ATTACKS` (paper 001: "l1", "l2", "fgsm").
         radius: one magnitude, or attack -> magnitude (covering every attack).
         seed: the seed of the random attacks (one generator per attack, as in ``perturb``).
+        clip: the box of x_adv, (0, 1) by default (None: the papers' unclipped setting).
+        attack_mode: "eval" or "train" (gradients with dropout active), as in ``perturb``.
         meta: more JSON-friendly description, merged over the one built here.
 
     Returns:
@@ -108,7 +110,8 @@ def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[st
     if isinstance(attacks, str) or not isinstance(attacks, Sequence) or not attacks:
         raise ValueError(f"attacks: expected a non-empty sequence of attack names, got {attacks!r}")
     names = list(dict.fromkeys(attacks))
-    kwargs = {name: one_step_kwargs(name, allow_clean=False) for name in names}
+    for name in names:
+        get_attack(name)  # "clean" is not an attack here
     if keep not in ("fooled", "all"):
         raise ValueError(f"keep: expected 'fooled' or 'all', got {keep!r}")
     radii = dict(radius) if isinstance(radius, Mapping) else {name: radius for name in names}
@@ -117,24 +120,26 @@ def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[st
         raise ValueError(f"radius: expected a magnitude for every attack, missing {missing}")
     radii = {name: check_radius(radii[name], f"radius[{name!r}]") for name in names}
     check_batch_size(batch_size)
-    rngs = {name: make_rng(check_seed(seed), xp) for name in names if name in RANDOM_ATTACKS}
     logits_fn = logits_of(model, params)
+    right = np.concatenate([to_numpy(predicted_right(logits_fn(x[start:stop, ...]),
+                                                     y[start:stop]))
+                            for start, stop in batches(x.shape[0], batch_size)])
+    clean_hits = int(right.sum())
     kept = {name: ([], []) for name in names}  # name -> (x_adv parts, index parts)
-    clean_hits = 0
-    for start, stop in batches(x.shape[0], batch_size):
-        xb, yb = x[start:stop, ...], y[start:stop]
-        right = to_numpy(predicted_right(logits_fn(xb), yb))
-        clean_hits += int(right.sum())
-        for name in names:
-            x_adv = one_step(logits_fn, xb, yb, radius=radii[name], only_correct=keep == "fooled",
-                             clip=clip, rng=rngs.get(name), **kwargs[name]).x_adv
-            rows = np.ones(right.shape, dtype=bool)
+    for name in names:
+        walk = attack_batches(model, params, x, y, name, radius=radii[name],
+                              only_correct=keep == "fooled", seed=seed, batch_size=batch_size,
+                              clip=clip, attack_mode=attack_mode)
+        for start, x_adv, yb in walk:
+            rows = np.ones(yb.shape[0], dtype=bool)
             if keep == "fooled":
-                rows = right & ~to_numpy(predicted_right(logits_fn(x_adv), yb))
+                rows = right[start:start + yb.shape[0]] & ~to_numpy(
+                    predicted_right(logits_fn(x_adv), yb))
             kept[name][0].append(to_numpy(x_adv)[rows])
             kept[name][1].append(start + np.flatnonzero(rows))
     index = np.concatenate([np.concatenate(kept[name][1]) for name in names]).astype(np.int64)
     info = {"attacks": names, "radii": radii, "keep": keep, "only_correct": keep == "fooled",
+            "attack_mode": attack_mode,
             "seed": seed, "clip": None if clip is None else [float(c) for c in clip],
             "baseline": getattr(model, "name", type(model).__name__),
             "source_points": int(x.shape[0]), "baseline_clean_accuracy": clean_hits / x.shape[0],
@@ -200,7 +205,8 @@ def score_fixed_set(model, params: dict, fixed: FixedSet, *, xp: Any = None,
     if len(fixed) == 0:
         return float("nan")
     xp = xp or (get_namespace(*params.values(), name="params") if params else np)
-    x, y = xp.asarray(fixed.x), xp.asarray(fixed.y)
+    device = next(iter(params.values())).device if params else None  # the model's device
+    x, y = xp.asarray(fixed.x, device=device), xp.asarray(fixed.y, device=device)
     hits = sum(count_correct(model.apply(params, x[start:stop, ...]), y[start:stop])
                for start, stop in batches(len(fixed), batch_size))
     return hits / len(fixed)

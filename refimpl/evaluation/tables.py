@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from refimpl.backend import make_rng
-from refimpl.perturbations.attacks import one_step
 from tqdm.auto import tqdm
 
-from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
-                      count_correct, logits_of)
-from .attacks import ATTACKS, RANDOM_ATTACKS, accuracy_under_attack, one_step_kwargs
+from ._common import check_data, check_radius, count_correct
+from .attacks import (ATTACKS, DEFAULT_CLIP, accuracy_under_attack, attack_batches,
+                      check_attack_mode, get_attack)
 from .fixed import FixedSet, score_fixed_set
 
 Array = Any
@@ -29,7 +27,8 @@ def _attack_names(attacks: Any, *, allow_clean: bool) -> list[str]:
     if isinstance(attacks, str) or not isinstance(attacks, Sequence):
         raise ValueError(f"attacks: expected a sequence of attack names, got {attacks!r}")
     for name in attacks:
-        one_step_kwargs(name, allow_clean=allow_clean)
+        if not (allow_clean and name == "clean"):
+            get_attack(name)
     return list(dict.fromkeys(attacks))
 
 
@@ -38,7 +37,8 @@ def robustness_table(models: Mapping[str, tuple], x: Array, y: Array, *,
                      fixed: Mapping[str, FixedSet] | None = None, seed: int | None = 0,
                      batch_size: int = 500, progress: bool = False,
                      radii: Mapping[str, float] | None = None,
-                     clip: tuple[float, float] | None = None) -> list[dict]:
+                     clip: tuple[float, float] | None = DEFAULT_CLIP,
+                     only_correct: bool = False, attack_mode: str = "eval") -> list[dict]:
     """Accuracy of every model on the clean test set, on each attack's set and on fixed sets.
 
     Args:
@@ -52,11 +52,14 @@ def robustness_table(models: Mapping[str, tuple], x: Array, y: Array, *,
         batch_size: rows per attack step.
         progress: show a tqdm bar over the (model, column) pairs.
         radii: attack name -> its own magnitude (Shaham: fgsm 0.2, l2 2, l1 2).
-        clip: an optional box (lo, hi) for the attacked sets.
+        clip: the box (lo, hi) for the attacked sets, (0, 1) by default; None for none.
+        only_correct: attack only the points each model classifies correctly (the papers).
+        attack_mode: "eval" or "train" (gradients with dropout active; see :mod:`.attacks`).
 
     Returns:
         One dict per model: ``{"model": label, "clean": acc, <attack>: acc, ..., <fixed name>:
-        acc}``, accuracies as Python floats in [0, 1].
+        acc}``, accuracies as Python floats in [0, 1], keyed by attack name; the labels with
+        norm and radius are ``label(name, radius)`` (e.g. "sign_l2 (l2 1.5)").
     """
     xp = check_data(x, y)
     if not isinstance(models, Mapping) or not models:
@@ -87,7 +90,8 @@ def robustness_table(models: Mapping[str, tuple], x: Array, y: Array, *,
             for column in columns:
                 row[column] = accuracy_under_attack(
                     model, params, x, y, column, radius=radii.get(column, radius), seed=seed,
-                    batch_size=batch_size, clip=clip)
+                    batch_size=batch_size, clip=clip, only_correct=only_correct,
+                    attack_mode=attack_mode)
                 bar.update()
             for name, fixed_set in fixed.items():
                 row[name] = score_fixed_set(model, params, fixed_set, xp=xp,
@@ -99,22 +103,24 @@ def robustness_table(models: Mapping[str, tuple], x: Array, y: Array, *,
 
 def accuracy_vs_magnitude(model, params: dict, x: Array, y: Array, *, attacks: Sequence[str],
                           magnitudes: Sequence[float], seed: int | None = 0,
-                          batch_size: int = 500) -> dict[str, list[float]]:
-    """Accuracy at each magnitude c of each attack, only correctly classified points perturbed.
+                          batch_size: int = 500, only_correct: bool = False,
+                          clip: tuple[float, float] | None = DEFAULT_CLIP,
+                          attack_mode: str = "eval") -> dict[str, list[float]]:
+    """Accuracy at each magnitude c of each attack.
 
-    Every attack of :data:`ATTACKS` is positively homogeneous in its radius: for the same
-    gradient (or the same noise draw), delta(c) = c * delta(1). So each batch's direction is
-    computed once, at radius 1, and the accuracy at c is that on x + c * delta(1): the value
-    :func:`accuracy_under_attack` gives at radius c (up to rounding), for one attack step per
-    batch instead of one per magnitude. A random attack thus grows one noise draw per point
-    (drawn from ``make_rng(seed, xp)`` as :func:`accuracy_under_attack` draws it). At c = 0 the
-    accuracy is the clean accuracy.
+    Every one-step attack (those with a ``direction``) is positively homogeneous in its
+    radius: for the same gradient (or the same noise draw), delta(c) = c * delta(1). So each
+    batch's direction is computed once, at radius 1, and the accuracy at c is that on
+    clip(x + c * delta(1)): the value :func:`accuracy_under_attack` gives at radius c (up to
+    rounding), for one attack step per batch instead of one per magnitude. Iterative attacks
+    are not homogeneous and are run at every magnitude. At c = 0 (and no clip) the accuracy is
+    the clean accuracy.
 
     Args:
         x: (N, ...) inputs; y: (N,) labels.
         attacks: names from :data:`ATTACKS`.
-        magnitudes: the radii c >= 0 (l2 norms for the papers' attacks), in any order.
-        seed: the seed of the random attacks; batch_size: rows per attack step.
+        magnitudes: the radii c >= 0, each in its attack's norm, in any order.
+        seed, batch_size, only_correct, clip, attack_mode: as in :func:`accuracy_under_attack`.
 
     Returns:
         attack -> accuracies (Python floats in [0, 1]), one per magnitude.
@@ -125,15 +131,29 @@ def accuracy_vs_magnitude(model, params: dict, x: Array, y: Array, *, attacks: S
         raise ValueError(f"magnitudes: expected a non-empty sequence of numbers >= 0, got "
                          f"{magnitudes!r}")
     magnitudes = [check_radius(c, "magnitudes") for c in magnitudes]
-    check_batch_size(batch_size)
-    rngs = {name: make_rng(check_seed(seed), xp) for name in names if name in RANDOM_ATTACKS}
-    logits_fn = logits_of(model, params)
-    hits = {name: [0] * len(magnitudes) for name in names}
-    for start, stop in batches(x.shape[0], batch_size):
-        xb, yb = x[start:stop, ...], y[start:stop]
-        for name in names:
-            direction = one_step(logits_fn, xb, yb, radius=1.0, only_correct=True,
-                                 rng=rngs.get(name), **one_step_kwargs(name)).delta
+    check_attack_mode(attack_mode)
+    curves = {}
+    for name in names:
+        if get_attack(name).direction is None:  # iterative: one run per magnitude
+            curves[name] = [accuracy_under_attack(
+                model, params, x, y, name, radius=c, only_correct=only_correct, seed=seed,
+                batch_size=batch_size, clip=clip, attack_mode=attack_mode) for c in magnitudes]
+            continue
+        hits = [0] * len(magnitudes)
+        for _, x_unit, yb, xb in _unit_batches(model, params, x, y, name, seed, batch_size,
+                                                only_correct, attack_mode):
             for i, c in enumerate(magnitudes):
-                hits[name][i] += count_correct(model.apply(params, xb + c * direction), yb)
-    return {name: [h / x.shape[0] for h in counts] for name, counts in hits.items()}
+                x_adv = xb + c * (x_unit - xb)
+                if clip is not None:
+                    x_adv = xp.clip(x_adv, min=clip[0], max=clip[1])
+                hits[i] += count_correct(model.apply(params, x_adv), yb)
+        curves[name] = [h / x.shape[0] for h in hits]
+    return curves
+
+
+def _unit_batches(model, params, x, y, name, seed, batch_size, only_correct, attack_mode):
+    """(start, x + delta(1), y, x) per batch, unclipped, rows left alone where only_correct."""
+    walk = attack_batches(model, params, x, y, name, radius=1.0, only_correct=only_correct,
+                          seed=seed, batch_size=batch_size, clip=None, attack_mode=attack_mode)
+    for start, x_adv, yb in walk:
+        yield start, x_adv, yb, x[start:start + yb.shape[0], ...]

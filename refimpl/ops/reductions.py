@@ -14,7 +14,7 @@ from .elementwise import exp, multiply, subtract
 from .shape import broadcast_to, reshape
 
 __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
-           "softmax_cross_entropy", "one_hot"]
+           "softmax_cross_entropy", "one_hot", "check_labels"]
 
 
 def _xp(*xs):
@@ -107,8 +107,22 @@ def logsumexp_vjp(g, out, x, *, axis=-1, keepdims=False):
 
 
 def log_softmax(x, *, axis=-1):
-    """x - logsumexp(x): log-probabilities, stable for any logits."""
-    return subtract(x, logsumexp(x, axis=axis, keepdims=True))
+    """log softmax(x) = (x - m) - logsumexp(x - m), m = max x held constant: stable for any logits.
+
+    Shifting by the max first keeps the result exact for large equal logits (1e6 in float32
+    gives -log 3, not the -1.125 that x - logsumexp(x) rounds to); the shift is a constant
+    (the result does not depend on it), so the derivative is still I - softmax(x).
+    """
+    shifted = subtract(x, _constant_max(x, axis))
+    return subtract(shifted, logsumexp(shifted, axis=axis, keepdims=True))
+
+
+def _constant_max(x, axis):
+    """max x over ``axis`` (kept), as a raw constant; 0 where it is not finite (all -inf)."""
+    xr = getval(x)
+    xp = _xp(xr)
+    top = xp.max(xr, axis=axis, keepdims=True)
+    return xp.where(xp.isfinite(top), top, xp.zeros_like(top))
 
 
 @primitive
@@ -128,44 +142,106 @@ def softmax_vjp(g, out, x, *, axis=-1):
 
 
 def one_hot(labels, num_classes: int, dtype=None):
-    """(N,) integer labels -> (N, K) one-hot rows (float32 unless ``dtype`` is given)."""
+    """(N,) integer labels -> (N, K) one-hot rows (float32 unless ``dtype`` is given).
+
+    A label outside [0, K) gives a zero row; the public losses refuse such labels first.
+    """
     labels = getval(labels)
     xp = _xp(labels)
-    classes = xp.arange(num_classes, dtype=labels.dtype)
+    if not xp.isdtype(labels.dtype, "integral"):
+        raise ValueError(f"labels (y): expected integer class labels, got dtype {labels.dtype}")
+    classes = xp.arange(num_classes, dtype=labels.dtype, device=labels.device)
     return xp.astype(labels[:, None] == classes, dtype or xp.float32)
 
 
-def _targets(logits, labels):
-    """Target distributions (N, K) from integer labels (N,) or from targets (N, K)."""
+def check_labels(logits, labels, *, name: str = "y") -> None:
+    """Raise a ValueError naming ``name`` unless labels fit logits (N, K).
+
+    Accepted: integer classes (N,) in [0, K), or target rows (N, K) of a floating dtype.
+    Refused: float labels of shape (N,), 1-D logits, a length mismatch, an empty batch and
+    classes outside [0, K). The range check reads one boolean from the device (a host
+    synchronisation): call this once at a public entry, never inside a training step.
+    """
     logits, labels = getval(logits), getval(labels)
-    if labels.ndim == logits.ndim:
-        if labels.shape != logits.shape:
-            raise ValueError(f"softmax_cross_entropy: labels of shape {labels.shape} do not match "
-                             f"logits of shape {logits.shape}")
-        return labels
-    if labels.ndim != 1 or labels.shape[0] != logits.shape[0] or logits.ndim != 2:
-        raise ValueError(f"softmax_cross_entropy: expected logits (N, K) and labels (N,), got "
-                         f"logits {logits.shape} and labels {labels.shape}")
-    return one_hot(labels, logits.shape[1], logits.dtype)
+    xp = _xp(logits)
+    _check_shapes(logits, labels, name)
+    if labels.ndim == 1 and not bool(xp.all((labels >= 0) & (labels < logits.shape[1]))):
+        raise ValueError(f"{name}: expected class labels in [0, {logits.shape[1]}) (one per "
+                         f"logit column), got a label outside that range")
+
+
+def _check_shapes(logits, labels, name):
+    """The host-free part of :func:`check_labels`: shapes and dtypes only."""
+    if getattr(logits, "ndim", 0) != 2:
+        raise ValueError(f"logits: expected a batch of shape (N, K), got shape "
+                         f"{tuple(getattr(logits, 'shape', ()))} (a single example? add a "
+                         f"leading axis)")
+    xp = _xp(logits)
+    n, k = logits.shape
+    if labels.ndim == 1:
+        if not xp.isdtype(labels.dtype, "integral"):
+            raise ValueError(f"{name}: expected integer class labels of shape ({n},), got dtype "
+                             f"{labels.dtype} (soft targets must have shape ({n}, {k}))")
+        if labels.shape[0] != n:
+            raise ValueError(f"{name}: expected {n} labels (one per row of logits), got "
+                             f"{labels.shape[0]}")
+    elif tuple(labels.shape) != (n, k) or not xp.isdtype(labels.dtype, "real floating"):
+        raise ValueError(f"{name}: expected integer labels ({n},) or floating targets ({n}, {k}),"
+                         f" got {labels.dtype} of shape {tuple(labels.shape)}")
+    if n == 0:
+        raise ValueError(f"{name}: expected at least one example, got an empty batch")
+
+
+def _is_classes(labels) -> bool:
+    return getval(labels).ndim == 1
 
 
 @primitive
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits, labels, *, check: bool = True):
     """Per-example cross-entropy -log softmax(logits)[label], fused and stable. Shape (N,).
 
-    L = logsumexp(z) - <t, z> for targets t (one-hot or a distribution); dL/dz = softmax(z) - t.
-    The labels have no derivative.
+    L = log sum_j exp(z_j - m) - <t, z - m> for targets t (one-hot from integer labels (N,),
+    or distributions (N, K)) and m = max_j z_j: subtracting m before the inner product keeps
+    log 3 exact for three equal logits of 1e6 (float32) or 1e4 (float16), and a -inf logit on
+    a class with t_j = 0 contributes 0 (not 0 * inf = NaN). The labels have no derivative.
+
+    Args:
+        logits: (N, K); labels: (N,) integers in [0, K) or (N, K) targets.
+        check: also check the label range (one host synchronisation, see
+            :func:`check_labels`); training steps, whose labels were checked once at the
+            entry, pass ``check=False``. Shapes and dtypes are checked either way.
     """
     xp = _xp(logits)
-    targets = _targets(logits, labels)
-    shift = xp.max(logits, axis=-1, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(logits - shift), axis=-1)) + shift[..., 0]
-    return lse - xp.sum(targets * logits, axis=-1)
+    if check:
+        check_labels(logits, labels, name="labels (y)")
+    else:
+        _check_shapes(logits, labels, "labels (y)")
+    shifted = logits - _constant_max(logits, -1)  # (N, K), max 0 per row
+    lse = xp.log(xp.sum(xp.exp(shifted), axis=-1))
+    if _is_classes(labels):
+        t = one_hot(labels, logits.shape[1], xp.bool)
+    else:
+        t = labels != 0
+    weights = xp.astype(t, logits.dtype) if _is_classes(labels) else labels
+    return lse - xp.sum(xp.where(t, weights * xp.where(t, shifted, 0.0), 0.0), axis=-1)
 
 
-def softmax_cross_entropy_vjp(g, out, logits, labels):
-    targets = _targets(logits, labels)
-    return multiply(reshape(g, shape=(-1, 1)), subtract(softmax(logits, axis=-1), targets))
+def softmax_cross_entropy_vjp(g, out, logits, labels, *, check=True):
+    """dL/dz = softmax(z) - t, computed without cancellation for integer labels.
+
+    For one-hot t the true-class entry p_y - 1 is -(sum_{j != y} p_j) (p_y rounds to 1 long
+    before the other probabilities vanish, and 1 - p_y would then be 0), so the gradient is
+    p (1 - t) - t sum_j p_j (1 - t_j). Targets (N, K) use p - t. Written with differentiable
+    ops, so second derivatives work.
+    """
+    p = softmax(logits, axis=-1)
+    if _is_classes(labels):
+        t = one_hot(labels, logits.shape[1], getval(logits).dtype)
+        others = multiply(p, 1.0 - t)  # p_j (1 - t_j)
+        grad = subtract(others, multiply(t, sum(others, axis=-1, keepdims=True)))
+    else:
+        grad = subtract(p, getval(labels))
+    return multiply(reshape(g, shape=(-1, 1)), grad)
 
 
 softmax_cross_entropy.defvjp(softmax_cross_entropy_vjp, None)  # labels: no derivative

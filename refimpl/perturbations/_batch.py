@@ -6,6 +6,8 @@ forms work on a flat (N, D) view and reshape back at the end.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from typing import Any
 
@@ -14,7 +16,22 @@ from refimpl.backend import get_namespace
 Array = Any
 
 __all__ = ["flat", "per_example", "check_radius", "check_finite", "safe_divide", "count_true",
-           "l2_norm", "unit_l2", "to_l2"]
+           "l2_norm", "unit_l2", "to_l2", "values_checked_already"]
+
+_CHECK_VALUES = contextvars.ContextVar("refimpl_check_values", default=True)
+
+
+@contextlib.contextmanager
+def values_checked_already():
+    """Within this block :func:`check_finite` and :func:`check_radius` skip the checks that
+    read array values back from the device (finiteness, signs); dtypes and shapes are still
+    checked. Training steps run their attack here: the data were checked once at the
+    training entry, and a step must not wait for the device."""
+    token = _CHECK_VALUES.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_VALUES.reset(token)
 
 
 def flat(x: Array) -> Array:
@@ -40,7 +57,7 @@ def check_finite(x: Array, name: str) -> None:
     if x.ndim < 1:
         raise ValueError(f"{name}: expected a batch (N, ...) with the batch axis first, got a "
                          f"0-d array")
-    if not bool(xp.all(xp.isfinite(x))):
+    if _CHECK_VALUES.get() and not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"{name}: expected finite values, got NaN or inf (a diverged model or "
                          f"loss?)")
 
@@ -56,14 +73,14 @@ def check_radius(radius: Any, like: Array, name: str = "radius") -> Array:
     if isinstance(radius, (int, float)) and not isinstance(radius, bool):
         if not (math.isfinite(radius) and radius >= 0):
             raise ValueError(f"{name}: expected a finite number >= 0, got {radius}")
-        return xp.full((n,), radius, dtype=like.dtype)
-    r = xp.asarray(radius, dtype=like.dtype)
+        return xp.full((n,), radius, dtype=like.dtype, device=like.device)
+    r = xp.asarray(radius, dtype=like.dtype, device=like.device)
     if r.ndim == 0:
         r = xp.broadcast_to(r, (n,))
     if tuple(r.shape) != (n,):
         raise ValueError(f"{name}: expected a number or an array of shape ({n},) (one per "
                          f"example), got shape {tuple(r.shape)}")
-    if not bool(xp.all(xp.isfinite(r) & (r >= 0))):
+    if _CHECK_VALUES.get() and not bool(xp.all(xp.isfinite(r) & (r >= 0))):
         raise ValueError(f"{name}: expected finite values >= 0, got a negative, NaN or inf entry")
     return r
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-from refimpl import ops
-from refimpl.autodiff import grad
 from refimpl.backend import get_namespace
-from refimpl.tracer import Tensor, getval
+from refimpl.tracer import Tensor
 
 from ._batch import check_finite, per_example
-from .external import checked_logits
+from .directions import loss_and_input_gradient
 
 Array = Any
 
 __all__ = ["AttackResult", "check_input", "check_labels", "logits_and_input_gradient", "input_gradient",
-           "finish", "correct"]
+           "finish", "correct", "check_label_range", "count"]
 
 
 class AttackResult(NamedTuple):
@@ -32,14 +30,16 @@ class AttackResult(NamedTuple):
         x_adv: (N, ...) the perturbed inputs, dtype of x.
         delta: (N, ...) x_adv - x (zero for rows left alone).
         zero_grad: how many of the rows the attack was asked to perturb had an exactly zero
-            gradient (with ``only_correct``, counted among the correctly classified rows).
+            gradient (with ``only_correct``, counted among the correctly classified rows): a
+            0-d integer array on the device of x (``int(result.zero_grad)`` reads it), so
+            that an attack inside a training step never waits for the device.
         success: (N,) bool where the attack reports success per example (L-BFGS: the target
             label was reached), else ``None``.
     """
 
     x_adv: Array
     delta: Array
-    zero_grad: int
+    zero_grad: Any
     success: Array | None = None
 
 
@@ -56,13 +56,30 @@ def check_input(x: Array) -> None:
 
 
 def check_labels(y: Array, x: Array, name: str = "y") -> None:
-    """Raise a ValueError naming ``name`` unless ``y`` is an integer array of shape (N,)."""
+    """Raise a ValueError naming ``name`` unless ``y`` is an integer array of shape (N,).
+
+    Also refuses an empty batch. Shapes and dtypes only: no host synchronisation.
+    """
     xp = get_namespace(x)
     if not hasattr(y, "shape") or tuple(y.shape) != (x.shape[0],) or not xp.isdtype(
             y.dtype, "integral"):
         raise ValueError(f"{name}: expected integer labels of shape ({x.shape[0]},), got "
                          f"{getattr(y, 'dtype', type(y).__name__)} of shape "
                          f"{tuple(getattr(y, 'shape', ()))}")
+    if x.shape[0] == 0:
+        raise ValueError("x: expected at least one example, got an empty batch")
+
+
+def check_label_range(y: Array, logits: Array, name: str = "y") -> None:
+    """Raise a ValueError naming ``name`` unless every label is a class of logits (N, K).
+
+    Reads one boolean from the device: for public entries only, never inside a training step.
+    """
+    xp = get_namespace(logits)
+    k = logits.shape[1]
+    if not bool(xp.all((y >= 0) & (y < k))):
+        raise ValueError(f"{name}: expected class labels in [0, {k}) (the model has {k} "
+                         f"outputs), got a label outside that range")
 
 
 def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
@@ -70,18 +87,9 @@ def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
     """(logits (N, K) at x, d sum_n loss_n / d x (N, ...)) from one forward and backward pass."""
     check_input(x)
     check_labels(y, x)
-    loss_fn = loss_fn or ops.softmax_cross_entropy
-    seen = {}
-
-    def total_loss(z):
-        logits = checked_logits(logits_fn, z)  # a TypeError naming the fix for foreign code
-        seen["logits"] = getval(logits)  # kept for only_correct: no second forward pass
-        return ops.sum(loss_fn(logits, y))
-
-    gradient = grad(total_loss)(x)
-    # getval: if logits_fn closes over traced parameters (inside a training step), the
-    # perturbation must still be a constant: no gradient flows through it (SPEC).
-    return seen["logits"], getval(gradient)
+    logits, gradient = loss_and_input_gradient(logits_fn, x, y, loss_fn)
+    check_label_range(y, logits)
+    return logits, gradient
 
 
 def input_gradient(logits_fn: Callable, x: Array, y: Array,
@@ -103,6 +111,12 @@ def finish(x: Array, delta: Array, *, perturb: Array | None = None,
     if perturb is not None:
         x_adv = xp.where(per_example(perturb, x.ndim), x_adv, x)
     return x_adv, x_adv - x
+
+
+def count(mask: Array) -> Array:
+    """The number of True entries of a boolean array, as a 0-d int64 array on its device."""
+    xp = get_namespace(mask)
+    return xp.sum(xp.astype(mask, xp.int64))
 
 
 def correct(logits: Array, y: Array) -> Array:

@@ -1,120 +1,124 @@
-"""Attacks: autodiff for the input gradient, a closed form for the step, in one place.
+"""One-step attacks: a direction rule (autodiff and a closed form) applied to a batch.
 
 A model is a callable ``logits_fn(x) -> logits (N, K)`` (a closure over fixed parameters,
-written with :mod:`refimpl.ops` so that it can be traced) and labels ``y`` (N,) are integers.
-The loss is ``loss_fn(logits, y) -> (N,)``, softmax cross-entropy by default, SUMMED over the
-batch before differentiating, so that row n of the gradient is example n's own gradient.
-Only the input is differentiated: the engine then skips every weight-gradient product.
+written with :mod:`refimpl.ops` so that it can be traced) and labels ``y`` (N,) are integers
+in [0, K). :func:`one_step` composes values -- a family (:mod:`.families`) or a direction rule
+(:mod:`.directions`) -- and never looks at a name: names ("fgsm", "adv_alpha", ...) are looked
+up once, in :data:`refimpl.evaluation.ATTACKS`.
+
+    x_adv = one_step(logits_fn, x, y, family=Lp(math.inf), radius=0.1, clip=(0.0, 1.0)).x_adv
 
 Every attack returns an :class:`AttackResult` with x_adv of the shape and dtype of ``x``,
-never changes ``x``, and reports how many of the examples it was asked to perturb had an
-exactly zero gradient (they get a zero perturbation: sign(0) = 0). This module holds the
-one-step attacks and re-exports the iterative ones (PGD, box-constrained L-BFGS, minimum
-perturbation by line search) written in :mod:`refimpl.perturbations.search`.
+never changes ``x``, and counts how many of the examples it was asked to perturb had an
+exactly zero gradient (they get a zero perturbation: sign(0) = 0). ``only_correct`` is False
+by default, as in ART, Foolbox and torchattacks: a misclassified point is attacked too (its
+perturbation may still matter, e.g. for a fixed set); the papers' experiments, which attack
+only correctly classified points, pass ``only_correct=True``. This module also re-exports
+the iterative attacks of :mod:`refimpl.perturbations.search`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
-from refimpl import ops
-from refimpl.autodiff import value_and_jacobian
-from refimpl.backend import Random, get_namespace
+from refimpl.backend import Random
 from refimpl.tracer import getval
 
-from . import k_support, lp
-from ._batch import check_radius, count_true, flat, per_example, to_l2
-from ._model import (AttackResult, check_input, check_labels, correct, finish, input_gradient,
-                     logits_and_input_gradient)
-from .linearized import minimal_perturbation
-from .random_noise import gaussian_noise, uniform_noise
+from ._batch import check_radius
+from ._model import (AttackResult, check_input, check_label_range, check_labels, correct, count,
+                     finish, input_gradient, logits_and_input_gradient)
+from .directions import LossGradient
 from .search import MinimumPerturbation, lbfgs, minimum_perturbation, pgd
 
 Array = Any
 
-__all__ = ["AttackResult", "FAMILIES", "input_gradient", "logits_and_input_gradient", "one_step",
-           "pgd", "lbfgs", "minimum_perturbation", "MinimumPerturbation"]
-
-FAMILIES = ("linf", "l2", "l1", "lp", "k_support", "adv_alpha", "urn", "gaussian")
-"""The one-step families of :func:`one_step`."""
+__all__ = ["AttackResult", "input_gradient", "logits_and_input_gradient", "one_step",
+           "one_step_unchecked", "rule_of", "pgd", "lbfgs", "minimum_perturbation",
+           "MinimumPerturbation"]
 
 
-def one_step(logits_fn: Callable, x: Array, y: Array, *, family: str, radius: Any,
-             p: float | None = None, k: Any = None, magnitude: str = "own",
-             only_correct: bool = False, clip: tuple[float, float] | None = None,
-             loss_fn: Callable | None = None, rng: Random | None = None,
-             scores: str = "probs") -> AttackResult:
-    """One-step perturbation of a batch by one of :data:`FAMILIES`.
+def rule_of(family: Any = None, direction: Any = None) -> Callable:
+    """The direction rule of exactly one of ``family`` (wrapped in LossGradient) or
+    ``direction``. A string is refused: names belong to the registry at the edge."""
+    if (family is None) == (direction is None):
+        raise ValueError("family, direction: pass exactly one (a family such as Lp(math.inf), "
+                         "or a direction rule such as AdvAlpha())")
+    given, name = (family, "family") if family is not None else (direction, "direction")
+    if isinstance(given, str):
+        raise TypeError(f"{name}: expected a value (e.g. Lp(math.inf), SignL2(), AdvAlpha()), "
+                        f"got the name {given!r}; names are looked up in "
+                        f"refimpl.evaluation.get_attack({given!r})")
+    needed = "steepest_ascent" if family is not None else "__call__"
+    if not hasattr(given, needed):
+        raise TypeError(f"{name}: expected an object with {needed}, got {type(given).__name__}")
+    return LossGradient(family) if family is not None else direction
 
-    Families: "linf" (FGSM, radius * sign(grad)), "l2" (Adv_Loss), "l1" (single pixel), "lp"
-    (any ``p``), "k_support" (``k``) -- each the lp/k-support steepest ascent on the loss
-    gradient; "adv_alpha" (paper 004: the linearized minimal perturbation in the ``p`` norm,
-    default 2, from the Jacobian of the softmax probabilities or, with ``scores="logits"``, of
-    the logits, one batched reverse pass, rescaled to ``radius``); "urn" (uniform noise of l2
-    norm ``radius``); "gaussian" (per-entry std ``radius``; needs ``rng`` like "urn").
+
+def one_step(logits_fn: Callable, x: Array, y: Array, *, family: Any = None,
+             direction: Any = None, radius: Any, clip: tuple[float, float] | None = None,
+             only_correct: bool = False, rng: Random | None = None,
+             loss_fn: Callable | None = None) -> AttackResult:
+    """One-step perturbation of a batch: x_adv = clip(x + delta), delta of size ``radius``.
 
     Args:
         logits_fn: x (N, ...) -> logits (N, K), parameters held fixed.
-        x: (N, ...) inputs; y: (N,) integer labels.
-        radius: a number >= 0 or (N,): the size of the perturbation.
-        magnitude: "own" measures ``radius`` in the family's own norm; "l2" rescales every
-            direction to l2 norm ``radius`` (how papers 000 and 004 state magnitudes).
+        x: (N, ...) finite floating inputs; y: (N,) integer labels in [0, K).
+        family: a family value (delta = family.steepest_ascent(grad_x loss, radius)), or
+        direction: a direction rule (AdvAlpha(), Noise(UniformNoise()), ...); exactly one.
+        radius: a number >= 0 or (N,), in the family's norm (see each family).
+        clip: an optional box (lo, hi) for x_adv, e.g. (0.0, 1.0) for images.
         only_correct: perturb only the rows the model classifies correctly now.
-        clip: an optional box (lo, hi) for x_adv.
+        rng: a :class:`refimpl.backend.Random`, for noise rules.
         loss_fn: (logits, y) -> (N,) losses; softmax cross-entropy by default.
 
     Returns:
         :class:`AttackResult` (x_adv, delta, zero_grad, None).
+
+    Raises:
+        ValueError, TypeError: naming the argument (x, y, radius, clip, family, direction).
     """
-    if family not in FAMILIES:
-        raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
-    if magnitude not in ("own", "l2"):
-        raise ValueError(f"magnitude: expected 'own' or 'l2', got {magnitude!r}")
+    rule = rule_of(family, direction)
     check_input(x)
     check_labels(y, x)
-    xp = get_namespace(x)
-    r = check_radius(radius, x)
-    zero = xp.zeros((x.shape[0],), dtype=xp.bool)
-    if family in ("urn", "gaussian"):
-        if not isinstance(rng, Random):
-            raise ValueError(f"rng: family {family!r} needs a refimpl.backend.Random, got {rng!r}")
-        logits = getval(logits_fn(x)) if only_correct else None
-        if family == "urn":
-            delta = uniform_noise(rng, x, r)
-        else:
-            delta = gaussian_noise(rng, x, 1.0) * per_example(r, x.ndim)
-    elif family == "adv_alpha":
-        if scores not in ("probs", "logits"):
-            raise ValueError(f"scores: expected 'probs' or 'logits', got {scores!r}")
-
-        def to_scores(z):
-            logits = logits_fn(z)
-            return ops.softmax(logits, axis=-1) if scores == "probs" else logits
-        values, jac = value_and_jacobian(to_scores, batched=True)(x)
-        logits = getval(values)  # argmax of the probabilities is the argmax of the logits
-        found = minimal_perturbation(getval(jac), logits, y, 2 if p is None else p)
-        delta = found.direction * per_example(r, x.ndim)  # unit norm in p, times radius
-        zero = xp.all(flat(found.direction) == 0, axis=1)
-    else:
-        logits, gradient = logits_and_input_gradient(logits_fn, x, y, loss_fn)
-        zero = xp.all(flat(gradient) == 0, axis=1)
-        delta = _gradient_step(family, gradient, r, p, k)
-    if magnitude == "l2":
-        delta = to_l2(delta, r)
-    perturb = correct(logits, y) if only_correct else None
-    x_adv, delta = finish(x, delta, perturb=perturb, clip=clip)
-    zero_grad = count_true(zero & perturb if perturb is not None else zero)
-    return AttackResult(x_adv, delta, zero_grad)
+    check_radius(radius, x)
+    check_clip(clip)
+    result, logits = one_step_unchecked(logits_fn, x, y, rule, radius=radius, clip=clip,
+                                        only_correct=only_correct, rng=rng, loss_fn=loss_fn)
+    if logits is not None:
+        check_label_range(y, logits)
+    return result
 
 
-def _gradient_step(family: str, gradient: Array, r: Array, p: Any, k: Any) -> Array:
-    """The steepest-ascent step of ``family`` on the loss gradient."""
-    if family == "k_support":
-        if k is None:
-            raise ValueError("k: family 'k_support' needs k (an int in 1..D or a fraction)")
-        return k_support.steepest_ascent(gradient, r, k)
-    if family == "lp" and p is None:
-        raise ValueError("p: family 'lp' needs a norm exponent p in [1, inf]")
-    exponent = {"linf": math.inf, "l2": 2.0, "l1": 1.0, "lp": p}[family]
-    return lp.steepest_ascent(gradient, r, exponent)
+def one_step_unchecked(logits_fn: Callable, x: Array, y: Array, rule: Callable, *, radius: Any,
+                       clip: tuple[float, float] | None = None, only_correct: bool = False,
+                       rng: Random | None = None, loss_fn: Callable | None = None):
+    """:func:`one_step` on arguments already checked, with no host synchronisation of its own.
+
+    The closed forms still check that the gradient is finite (one device read each) unless
+    called within :func:`refimpl.perturbations._batch.values_checked_already`, as training
+    steps do.
+
+    Returns:
+        (AttackResult, logits (N, K) at x or None): the logits when the rule computed them.
+    """
+    step = rule(logits_fn, x, y, radius, rng=rng, loss_fn=loss_fn)
+    logits = step.logits
+    perturb = None
+    if only_correct:
+        if logits is None:
+            logits = getval(logits_fn(x))
+        perturb = correct(logits, y)
+    x_adv, delta = finish(x, step.delta, perturb=perturb, clip=clip)
+    zero = step.zero & perturb if perturb is not None else step.zero
+    return AttackResult(x_adv, delta, count(zero)), logits
+
+
+def check_clip(clip: Any) -> None:
+    """Raise a ValueError naming ``clip`` unless it is None or numbers (lo, hi), lo <= hi."""
+    if clip is None:
+        return
+    if (not isinstance(clip, (tuple, list)) or len(clip) != 2
+            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in clip)
+            or not clip[0] <= clip[1]):
+        raise ValueError(f"clip: expected None or a box (lo, hi) of numbers with lo <= hi, got "
+                         f"{clip!r}")

@@ -51,7 +51,8 @@ def robustness(experiment, trained: dict, data, ctx) -> dict:
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
         per_seed.append(evaluation.robustness_table(
             models, data.x_test, data.y_test, attacks=attacks,
-            radius=experiment.settings["radius"], seed=ctx.seeds[s], progress=not ctx.quiet))
+            radius=experiment.settings["radius"], seed=ctx.seeds[s], progress=not ctx.quiet,
+            only_correct=True, clip=None))
     rows = _aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns, "claims": _robustness_claims(rows, attacks),
             "figures": _examples(trained, data, ctx, attacks, experiment.settings["radius"])}
@@ -69,7 +70,8 @@ def huang_table(experiment, trained: dict, data, ctx) -> dict:
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
         per_seed.append(evaluation.robustness_table(
             models, data.x_test, data.y_test, attacks=attacks, radius=radius,
-            fixed={"fixed": fixed}, seed=seed, progress=not ctx.quiet))
+            fixed={"fixed": fixed}, seed=seed, progress=not ctx.quiet, only_correct=True,
+            clip=None))
     rows = _aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns,
             "claims": _robustness_claims(rows, attacks) + _alpha_claim(rows),
@@ -85,7 +87,7 @@ def _examples(trained: dict, data, ctx, attacks, radius, count: int = 8) -> list
     rows = {"clean": to_numpy(x)}
     for attack in attacks:
         x_adv = evaluation.perturb(run.model, run.params, x, y, attack, radius=radius,
-                                   only_correct=False, seed=ctx.seeds[0])
+                                   only_correct=False, seed=ctx.seeds[0], clip=None)
         rows[evaluation.TITLES[attack]] = to_numpy(x_adv)
     predictions = {}
     for name, images in rows.items():
@@ -111,7 +113,7 @@ def _huang_fixed(experiment, seed, data, ctx, radius):
     baseline = ctx.train(experiment.settings["fixed_from"], seed + 1000)
     return evaluation.build_fixed_set(
         baseline.model, baseline.params, data.x_test, data.y_test, attacks=["adv_loss"],
-        radius=radius, keep="all", seed=seed,
+        radius=radius, keep="all", seed=seed, clip=None,
         meta={"baseline": f"{baseline.run.model} trained normally, seed {seed + 1000}"})
 
 
@@ -124,13 +126,13 @@ def shaham_table(experiment, trained: dict, data, ctx) -> dict:
         base = trained["Baseline"][s]
         fixed = ctx.fixed_set(f"a_mnist-seed{seed}", lambda: evaluation.build_fixed_set(
             base.model, base.params, data.x_test, data.y_test, attacks=list(radii),
-            radius=radii, keep="fooled", seed=seed,
+            radius=radii, keep="fooled", seed=seed, clip=None,
             meta={"baseline": f"{base.run.model}, seed {seed}", "radii": radii}))
         sizes.append(int(fixed.y.shape[0]))
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
         per_seed.append(evaluation.robustness_table(
             models, data.x_test, data.y_test, attacks=[], fixed={"a_mnist": fixed},
-            seed=seed, progress=not ctx.quiet))
+            seed=seed, progress=not ctx.quiet, only_correct=True, clip=None))
     rows = _aggregate(per_seed, columns)
     clean = {row["model"]: row["clean"] for row in rows}
     claims = [("robust training does not cost clean accuracy (each robust net within 0.5 % of "
@@ -150,7 +152,7 @@ def attack_curves(experiment, trained: dict, data, ctx) -> dict:
     for label, runs in trained.items():
         per_seed = [evaluation.accuracy_vs_magnitude(r.model, r.params, data.x_test, data.y_test,
                                                      attacks=attacks, magnitudes=magnitudes,
-                                                     seed=seed)
+                                                     seed=seed, only_correct=True, clip=None)
                     for r, seed in zip(runs, ctx.seeds)]
         for attack in attacks:
             name = label if experiment.settings.get("per_model") else evaluation.TITLES[attack]
@@ -178,7 +180,8 @@ def precision_recall(experiment, trained: dict, data, ctx) -> dict:
             attack, overrides = _attack_spec(name)
             x = data.x_test if attack == "clean" else evaluation.perturb(
                 run.model, run.params, data.x_test, data.y_test, attack,
-                radius=experiment.settings["radius"], seed=seed, **overrides)
+                radius=experiment.settings["radius"], seed=seed, only_correct=True, clip=None,
+                **overrides)
             pr = evaluation.precision_recall(run.model, run.params, x, data.y_test)
             curves[label] = (pr["recall"], pr["precision"], pr["average_precision"])
             rows.setdefault(label, {"model": label})[name] = pr["average_precision"]
@@ -219,11 +222,11 @@ def _alpha_claim(rows) -> list:
 def _curve_claims(name, curves, magnitudes) -> list:
     inner = range(1, len(magnitudes))
     if name == "huang-fig1":
-        a, l, s = curves["Adv_Alpha"], curves["Adv_Loss"], curves["Adv_Loss_Sign"]
+        a, l, s = (curves[evaluation.TITLES[n]] for n in ("adv_alpha", "adv_loss", "adv_loss_sign"))
         return [("Adv_Alpha <= Adv_Loss < Adv_Loss_Sign at every magnitude > 0",
                  all(a[i] <= l[i] + 1e-12 and l[i] < s[i] for i in inner))]
     if name == "ksup-fig4":
-        k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES["linf"]]
+        k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES["sign_l2"]]
         return [("K-support noise lowers accuracy more than l_inf (sign) noise at every "
                  "magnitude > 0", all(k[i] <= s[i] for i in inner))]
     if name == "shaham-fig3":

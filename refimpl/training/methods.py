@@ -29,11 +29,12 @@ from typing import Any, Callable
 
 from refimpl import ops
 from refimpl.autodiff import value_and_grad
-from refimpl.nn.losses import cross_entropy
+from refimpl.nn.losses import cross_entropy_unchecked as cross_entropy
 from refimpl.perturbations.lp import check_p, dual_exponent
 from refimpl.perturbations.sign_noise import sign_noise as sign_noise_map
 from refimpl.tracer import namespace_of
-from refimpl.training.adversarial import goodfellow, gradreg, ksup, lwa, lwa_rep, robust_lp, urn
+from refimpl.training.adversarial import (check_sigma, goodfellow, gradreg, ksup, lwa, lwa_rep,
+                                          robust_lp, urn)
 
 __all__ = ["normal", "dropout", "gradreg_penalty", "sign_noise", "Method", "METHODS",
            "get_method", "dual_norm_traced"]
@@ -87,9 +88,11 @@ def gradreg_penalty(model, params: dict, x: Array, y: Array, *, rng=None, sigma:
     gives both L and grad_x L, so dropout masks are shared by the two terms.
     """
     q = dual_exponent(check_p(p))
+    check_sigma(sigma)
 
     def summed_loss(z):  # rows are independent, so row n of its gradient is grad_{x_n} L_n
-        return ops.sum(ops.softmax_cross_entropy(model.apply(params, z, train=True, rng=rng), y))
+        return ops.sum(ops.softmax_cross_entropy(model.apply(params, z, train=True, rng=rng), y,
+                                                 check=False))
 
     total, input_grad = value_and_grad(summed_loss)(x)
     penalty = ops.mean(dual_norm_traced(input_grad, q))
@@ -145,18 +148,33 @@ class Method:
         if unknown:
             raise ValueError(f"{unknown[0]}: method {name!r} has no such option; its options are "
                              f"{', '.join(allowed) or 'none'}")
-        self.name, self.function, self.options = name, function, dict(options)
+        self.name, self.function, self._bound = name, function, dict(options)
+        self.options = _jsonable(options)  # what checkpoints record (values by their repr)
         self.__name__ = name
 
     def __call__(self, model, params: dict, x: Array, y: Array, *, rng=None) -> Array:
-        return self.function(model, params, x, y, rng=rng, **self.options)
+        return self.function(model, params, x, y, rng=rng, **self._bound)
 
     def settings(self) -> dict:
-        """Every option with its value, defaults included (for printing and metadata)."""
-        return {**options_of(self.name), **self.options}
+        """Every option with its value, defaults included (for printing and metadata).
+
+        An attack value is given by its repr ("LossGradient(family=SignL2())"), so settings
+        stay JSON-friendly and compare equal across runs; ``attack=None`` (the method's own
+        default) is left out.
+        """
+        found = {**options_of(self.name), **self._bound}
+        if found.get("attack", 0) is None:  # the paper's default attack: recorded as before
+            del found["attack"]
+        return _jsonable(found)
 
     def __repr__(self) -> str:
         return f"Method({self.name!r}, {self.settings()})"
+
+
+def _jsonable(options: dict) -> dict:
+    """Options with every non-JSON value (an attack value) replaced by its repr."""
+    return {key: value if value is None or isinstance(value, (bool, int, float, str))
+            else repr(value) for key, value in options.items()}
 
 
 def get_method(name: str, **options) -> Method:

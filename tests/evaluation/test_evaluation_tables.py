@@ -49,7 +49,7 @@ def test_robustness_table_progress_bar_and_errors(capsys):
         robustness_table({"a": (model, params)}, x, y, attacks="l2")
     with pytest.raises(ValueError, match=r"radii\['l2'\]: expected a finite number >= 0"):
         robustness_table({"a": (model, params)}, x, y, attacks=["l2"], radii={"l2": -2})
-    with pytest.raises(ValueError, match=r"radii: expected attack names from linf, .*got 'L2'"):
+    with pytest.raises(ValueError, match=r"radii: expected attack names from fgsm, .*got 'L2'"):
         robustness_table({"a": (model, params)}, x, y, attacks=["l2"], radii={"L2": 2})
     with pytest.raises(ValueError, match=r"models\['a'\]: expected a \(model, params\) pair"):
         robustness_table({"a": model}, x, y, attacks=["l2"])
@@ -63,12 +63,12 @@ def test_accuracy_vs_magnitude_is_accuracy_under_attack_at_each_magnitude(xp, at
     model, params, x, y = mlp_problem(xp)
     magnitudes = [0.0, 0.3, 1.0, 2.5]
     curve = accuracy_vs_magnitude(model, params, x, y, attacks=[attack], magnitudes=magnitudes,
-                                  batch_size=7)[attack]
+                                  batch_size=7, clip=None, only_correct=True)[attack]
     assert len(curve) == 4 and all(type(a) is float for a in curve)
     assert curve[0] == accuracy(model, params, x, y) < 1.0  # c = 0: clean, not 1
     for c, found in zip(magnitudes, curve):
         assert found == accuracy_under_attack(model, params, x, y, attack, radius=c,
-                                              batch_size=7)
+                                              batch_size=7, clip=None, only_correct=True)
     assert curve[-1] < curve[0]
 
 
@@ -77,11 +77,12 @@ def test_accuracy_vs_magnitude_is_accuracy_under_attack_at_each_magnitude(xp, at
 def test_accuracy_vs_magnitude_property_on_a_perfect_classifier(xp, c, batch_size):
     model, params, x, y = linear_problem(xp)
     curves = accuracy_vs_magnitude(model, params, x, y, attacks=["adv_loss", "linf"],
-                                   magnitudes=[0.0, c], batch_size=batch_size)
+                                   magnitudes=[0.0, c], batch_size=batch_size, clip=None)
     assert list(curves) == ["adv_loss", "linf"]
     for attack, (at_zero, at_c) in curves.items():
         assert at_zero == 1.0
-        assert math.isclose(at_c, accuracy_under_attack(model, params, x, y, attack, radius=c))
+        assert math.isclose(at_c, accuracy_under_attack(model, params, x, y, attack, radius=c,
+                                                        clip=None))
 
 
 def test_accuracy_vs_magnitude_errors():
@@ -91,5 +92,8 @@ def test_accuracy_vs_magnitude_errors():
         accuracy_vs_magnitude(model, params, x, y, attacks=["l2"], magnitudes=[])
     with pytest.raises(ValueError, match="magnitudes: expected a finite number >= 0"):
         accuracy_vs_magnitude(model, params, x, y, attacks=["l2"], magnitudes=[1.0, -0.5])
-    with pytest.raises(ValueError, match="attack: expected one of linf"):
+    with pytest.raises(ValueError, match="attack: expected one of fgsm"):
         accuracy_vs_magnitude(model, params, x, y, attacks=["clean"], magnitudes=[1.0])
+    with pytest.raises(ValueError, match="attack_mode"):
+        accuracy_vs_magnitude(model, params, x, y, attacks=["l2"], magnitudes=[1.0],
+                              attack_mode="dropout")

@@ -12,6 +12,7 @@ from refimpl import ops
 from refimpl.autodiff import grad
 from refimpl.backend import make_rng, to_numpy
 from refimpl.perturbations import attacks, lp
+from refimpl.perturbations.families import Lp as lp_family
 
 
 def _binary(w, b):
@@ -44,7 +45,7 @@ def test_pgd_on_a_linear_model_reaches_the_closed_form(xp, p):
     x, y = xp.asarray(rng.normal(size=(4, 5))), xp.asarray(rng.integers(0, 2, size=4))
     logits_fn = linear_model(xp, weight, bias)
     pgd = attacks.pgd(logits_fn, x, y, radius=0.3, p=p, step_size=0.3, steps=3)
-    one = attacks.one_step(logits_fn, x, y, family="lp", p=p, radius=0.3)
+    one = attacks.one_step(logits_fn, x, y, family=lp_family(p), radius=0.3)
     np.testing.assert_allclose(to_numpy(pgd.delta), to_numpy(one.delta), atol=1e-12)
 
 

@@ -1,0 +1,158 @@
+"""Direction rules as values: how a one-step attack turns (model, x, y) into delta.
+
+A direction rule is called as ``rule(logits_fn, x, y, radius, *, rng, loss_fn) -> Step`` on a
+checked batch and returns the perturbation of size ``radius`` (a number >= 0 or (N,)), the
+logits at x when it computed them (for ``only_correct``, without a second forward pass) and
+which examples had an exactly zero gradient. The rules:
+
+- :class:`LossGradient` (family): the family's steepest ascent on the input gradient of the
+  loss (Adv_Loss is ``LossGradient(Lp(2))``, FGSM ``LossGradient(Lp(inf))``, paper 004's
+  Adv_Loss_Sign ``LossGradient(SignL2())``, Ksup ``LossGradient(KSupport(0.5))``);
+- :class:`AdvAlpha`: paper 004's linearized minimal perturbation from the Jacobian of the
+  softmax probabilities (``scores="probs"``, the paper) or of the logits, rescaled to
+  ``radius`` in its lp norm;
+- :class:`Noise` (noise family): a random draw that ignores the model (URN, Gaussian).
+
+The rules never validate (no host synchronisation): :func:`refimpl.perturbations.one_step`
+checks its arguments once, and training methods call the rules on batches checked at the
+training loop's entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+from refimpl import ops
+from refimpl.autodiff import grad, value_and_jacobian
+from refimpl.backend import get_namespace
+from refimpl.tracer import getval
+
+from . import lp
+from ._batch import check_radius, per_example
+from .external import checked_logits
+from .families import L2, GaussianNoise, Lp, UniformNoise, is_zero_row
+from .linearized import minimal_perturbation
+
+Array = Any
+
+__all__ = ["Step", "LossGradient", "AdvAlpha", "Noise", "cross_entropy_unchecked",
+           "loss_and_input_gradient"]
+
+
+class Step(NamedTuple):
+    """What a direction rule returns: delta (N, ...), logits (N, K) at x or None, and
+    zero (N,) bool, the examples whose gradient (or direction) was exactly zero."""
+
+    delta: Array
+    logits: Array | None
+    zero: Array
+
+
+def cross_entropy_unchecked(logits: Array, y: Array) -> Array:
+    """Per-example softmax cross-entropy without the label-range check (no host sync)."""
+    return ops.softmax_cross_entropy(logits, y, check=False)
+
+
+def loss_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
+                            loss_fn: Callable | None = None) -> tuple[Array, Array]:
+    """(logits (N, K) at x, d sum_n loss_n / d x (N, ...)), one forward and one backward pass.
+
+    Unchecked. The loss is summed over the batch, so row n of the gradient is example n's own;
+    both results are raw arrays (getval), so a perturbation made inside a training step is a
+    constant of that step even when ``logits_fn`` closes over traced parameters.
+    """
+    loss_fn = loss_fn or cross_entropy_unchecked
+    seen = {}
+
+    def total_loss(z):
+        logits = checked_logits(logits_fn, z)  # a TypeError naming the fix for foreign code
+        seen["logits"] = getval(logits)
+        return ops.sum(loss_fn(logits, y))
+
+    gradient = grad(total_loss)(x)
+    return seen["logits"], getval(gradient)
+
+
+def _radius_array(radius: Any, x: Array) -> Array:
+    """(N,) radii in x's dtype; a number is checked here (no sync), an array was checked."""
+    if hasattr(radius, "shape"):
+        xp = get_namespace(x)
+        return xp.broadcast_to(xp.astype(radius, x.dtype), (x.shape[0],))
+    return check_radius(radius, x)
+
+
+@dataclass(frozen=True)
+class LossGradient:
+    """delta = family.steepest_ascent(grad_x loss, radius): the one-step loss attacks."""
+
+    family: Any = L2
+
+    @property
+    def label(self) -> str:
+        return self.family.label
+
+    def __call__(self, logits_fn, x, y, radius, *, rng=None, loss_fn=None) -> Step:
+        logits, gradient = loss_and_input_gradient(logits_fn, x, y, loss_fn)
+        return Step(self.family.steepest_ascent(gradient, radius), logits, is_zero_row(gradient))
+
+
+@dataclass(frozen=True)
+class AdvAlpha:
+    """Paper 004's Adv_Alpha: the linearized minimal perturbation, rescaled to ``radius``.
+
+    With s = softmax(logits) (``scores="probs"``) or s = logits, T = ds/dx from one batched
+    reverse pass, the direction is the unit-lp dual maximiser of T_I - T_y for the class I of
+    smallest linearized distance (:func:`.linearized.minimal_perturbation`); delta is that
+    direction times ``radius`` (l2 norm ``radius`` for the default p = 2).
+    """
+
+    p: float = 2.0
+    scores: str = "probs"
+    family: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.scores not in ("probs", "logits"):
+            raise ValueError(f"scores: expected 'probs' or 'logits', got {self.scores!r}")
+        object.__setattr__(self, "family", Lp(self.p))
+        object.__setattr__(self, "p", lp.check_p(self.p))
+
+    @property
+    def label(self) -> str:
+        return self.family.label
+
+    def __call__(self, logits_fn, x, y, radius, *, rng=None, loss_fn=None) -> Step:
+        probs = self.scores == "probs"
+
+        def to_scores(z):
+            logits = logits_fn(z)
+            return ops.softmax(logits, axis=-1) if probs else logits
+
+        values, jac = value_and_jacobian(to_scores, batched=True)(x)
+        xp = get_namespace(x)
+        # labels outside [0, K) are refused by one_step after this call (no sync here): clip
+        # them so that the indexing cannot fail first
+        labels = xp.clip(y, min=0, max=values.shape[1] - 1)
+        found = minimal_perturbation(getval(jac), getval(values), labels, self.p)
+        delta = found.direction * per_example(_radius_array(radius, x), x.ndim)
+        # the argmax of the probabilities is the argmax of the logits: values serve only_correct
+        return Step(delta, getval(values), is_zero_row(found.direction))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """A random perturbation from a noise family (URN by default); the model is not used."""
+
+    family: Any = field(default_factory=UniformNoise)
+
+    @property
+    def label(self) -> str:
+        return self.family.label
+
+    def __call__(self, logits_fn, x, y, radius, *, rng=None, loss_fn=None) -> Step:
+        xp = get_namespace(x)
+        delta = self.family.draw(rng, x, radius)
+        return Step(delta, None, xp.zeros((x.shape[0],), dtype=xp.bool, device=x.device))
+
+
+GAUSSIAN = Noise(GaussianNoise())
