@@ -60,8 +60,8 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
         raise ValueError(f"c: expected a number > 0, got {c!r}")
     lo, hi = clip
     loss_fn = loss_fn or ops.softmax_cross_entropy
+    check_label_range(target, getval(logits_fn(x)).shape[1], "target")  # before the loss sees it
     logits, gradient = logits_and_input_gradient(logits_fn, x, target, loss_fn)
-    check_label_range(target, logits.shape[1], "target")
     zero_grad = count_true(xp.all(flat(gradient) == 0, axis=1))
     x_np, shape = to_numpy(x).astype(np.float64), (1,) + tuple(x.shape[1:])
     best = np.zeros_like(x_np)

@@ -138,7 +138,7 @@ def test_pgd_rejects_bad_arguments(xp):
         pgd(f, x, y, **kw, family=object())
     with pytest.raises(TypeError, match="family"):
         pgd(f, x, y, **{**kw, "p": None}, family=object())
-    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"y: expected class (?:indices|labels) in \[0, 2\)"):
         pgd(f, x, xp.asarray(np.array([0, 2])), **kw)
     with pytest.raises(ValueError, match="radius"):
         pgd(f, x, y, **{**kw, "radius": -1.0})
@@ -163,7 +163,7 @@ def test_line_search_and_targeted_lbfgs_check_their_arguments(xp):
     f, x = linear_model(xp, weight, bias), xp.asarray(x)
     with pytest.raises(ValueError, match="bisection_steps: expected an int >= 0"):
         minimum_perturbation(f, x, xp.asarray(y), max_radius=1.0, bisection_steps=-1)
-    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"y: expected class (?:indices|labels) in \[0, 2\)"):
         minimum_perturbation(f, x, xp.asarray(np.array([0, -1])), max_radius=1.0)
-    with pytest.raises(ValueError, match=r"target: expected class indices in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"target: expected class (?:indices|labels) in \[0, 2\)"):
         lbfgs(f, x, xp.asarray(np.array([0, 7])), clip=(-5.0, 5.0))
