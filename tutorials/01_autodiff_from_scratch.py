@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -42,12 +43,12 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import TINY, figure_path
 from refimpl import ops
 from refimpl.autodiff import check_grads, grad, jacobian, value_and_grad, vjp
 from refimpl.autodiff.check import directional_derivatives
 from refimpl.backend import get_namespace
 from refimpl.tracer import Node, Tensor, backward, new_trace, primitive
+from refimpl.tutorial_support import TINY, show
 
 rng = np.random.default_rng(0)
 print("tiny setting" if TINY else "full setting")
@@ -367,9 +368,7 @@ right.loglog(steps, errors, "o-", markersize=3)
 right.set(xlabel="finite-difference step eps", ylabel="|central difference - reverse mode|",
           title="small eps: rounding error; large eps: truncation error")
 right.grid(alpha=0.3, which="both")
-path = figure_path("01_autodiff.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "01_autodiff.png")
 
 # %% [markdown]
 # ## What to take away

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -48,12 +49,12 @@ import math
 
 import numpy as np
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.backend import make_rng
 from refimpl.perturbations import input_gradient, lp, one_step
 from refimpl.plotting import accuracy_vs_magnitude, example_grid, perturbation_grid
 from refimpl.training import evaluate, fit
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory.norms import lp_maximiser_numerical
 
 rng = np.random.default_rng(0)
@@ -247,13 +248,13 @@ fooled = np.flatnonzero(right & (np.argmax(logits_fn(single_pixel.x_adv), 1) != 
 print(f"{fooled.size} of the {int(right.sum())} correctly classified images flipped by one pixel")
 assert fooled.size > 0
 
-show = fooled[:6]
-before = np.argmax(logits_fn(x[show]), axis=1)
-after = np.argmax(logits_fn(single_pixel.x_adv[show]), axis=1)
-path = perturbation_grid(x[show], single_pixel.delta[show], figure_path("04_single_pixel.png"),
+picked = fooled[:6]
+before = np.argmax(logits_fn(x[picked]), axis=1)
+after = np.argmax(logits_fn(single_pixel.x_adv[picked]), axis=1)
+path = perturbation_grid(x[picked], single_pixel.delta[picked], figure_path("04_single_pixel.png"),
                          captions=[f"{a} → {b}" for a, b in zip(before, after)],
                          title=f"single-pixel (l1) steps of size {pixel_radii[-1]} on {name}")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 6. Accuracy against the size of the step
@@ -272,7 +273,7 @@ path = accuracy_vs_magnitude({f"{name}, FGSM against itself": (eps_grid, fgsm_cu
                              figure_path("04_fgsm_accuracy.png"),
                              xlabel="eps (linf radius, pixels in [0, 1])",
                              title=f"FGSM on {data.name}")
-print("wrote", path)
+show(path)
 assert fgsm_curve[0] == clean and fgsm_curve[-1] < clean
 
 magnitudes = np.linspace(0, 4 if data.name == "mnist" else 2, 4 if TINY else 9)
@@ -287,7 +288,7 @@ for label, kw in families.items():
                                   for m in magnitudes])
 path = accuracy_vs_magnitude(curves, figure_path("04_accuracy_vs_l2_magnitude.png"),
                              title=f"{name} on {data.name}: one step of each direction")
-print("wrote", path)
+show(path)
 for label, (_, acc) in curves.items():
     print(f"{label:18s}", " ".join(f"{100 * a:5.1f}" for a in acc))
 # At every non-zero size, the gradient directions hurt more than random noise of that size.
@@ -307,7 +308,7 @@ for label, kw in families.items():
     rows[label], labels[label] = x_adv, np.argmax(logits_fn(x_adv), axis=1)
 path = example_grid(rows, figure_path("04_examples.png"), labels=labels, vrange=(0.0, 1.0),
                     title=f"one step of l2 size {m:g} in each direction (predicted labels)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -48,7 +49,6 @@ import time
 
 import numpy as np
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn
 from refimpl.backend import make_rng
 from refimpl.evaluation import accuracy_vs_magnitude, perturb, robustness_table
@@ -57,6 +57,7 @@ from refimpl.plotting import accuracy_vs_magnitude as plot_accuracy_vs_magnitude
 from refimpl.plotting import bar_table, example_grid
 from refimpl.reproduce import PAPER_TABLES
 from refimpl.training import fit, get_method
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import norms
 
 rng = np.random.default_rng(0)
@@ -300,7 +301,7 @@ if mnist:  # the paper's values (Tables II and III), drawn as hollow circles ove
 path = bar_table(rows, columns, figure_path("05_robustness_table.png"), reference=reference,
                  title=f"{arch} on {data.name}, l2 magnitude {test_radius} "
                        f"({epochs} epochs{'; circles: paper' if mnist else ''})")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 6. What the perturbations look like (the paper's Fig. 2)
@@ -328,7 +329,7 @@ half = k_support.resolve_k(0.5, data.x_test[0].size)
 assert np.all(np.count_nonzero(sparse_delta, axis=1) <= half)  # k-sparse, K = 50 %
 path = example_grid(grid_rows, figure_path("05_examples.png"), labels=grid_labels,
                     title=f"l2 magnitude {test_radius} against the Normal net (predicted labels)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 7. Accuracy against magnitude (the paper's Fig. 4)
@@ -350,7 +351,7 @@ assert all(kc < uc for kc, uc in zip(curves["k_support"][1:], curves["urn"][1:])
 path = plot_accuracy_vs_magnitude({a: (magnitudes, acc) for a, acc in curves.items()},
                                   figure_path("05_accuracy_vs_magnitude.png"),
                                   title=f"Normal {arch} on {data.name}")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

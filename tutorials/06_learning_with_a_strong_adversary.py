@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -51,7 +52,6 @@ import time
 
 import numpy as np
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.autodiff import value_and_grad, value_and_jacobian
 from refimpl.backend import make_rng
@@ -62,6 +62,7 @@ from refimpl.plotting import bar_table, example_grid
 from refimpl.reproduce import PAPER_TABLES
 from refimpl.training import fit, get_method
 from refimpl.training.adversarial import perturbation
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import linearized as theory_linearized
 
 print("tiny setting" if TINY else "full setting")
@@ -198,7 +199,7 @@ assert sum(strength["adv_alpha"]) <= sum(strength["adv_loss"])
 path = plot_accuracy_vs_magnitude({a: (magnitudes, acc) for a, acc in strength.items()},
                                   figure_path("06_attack_strength.png"),
                                   title=f"Normal mlp-100-100 on {data.name}: attack strength")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # Adv_Alpha costs a Jacobian, K input gradients on one forward pass, against one input
@@ -218,7 +219,7 @@ for name, attack in sets.items():
     predicted[name] = np.argmax(model.apply(params, grid[name]), axis=1)
 path = example_grid(grid, figure_path("06_examples.png"), labels=predicted,
                     title=f"l2 magnitude {test_radius} against the Normal net (predicted labels)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 4. Why the perturbation is a constant: Danskin (Prop. 6)
@@ -371,7 +372,7 @@ if mnist:
 path = bar_table(rows, columns, figure_path("06_robustness_table.png"), reference=reference,
                  title=f"{data.name}, l2 magnitude {test_radius}, {epochs} epochs"
                        f"{' (circles: paper, Table 1)' if mnist else ''}")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 6. Three names, one step

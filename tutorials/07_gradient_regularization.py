@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -51,7 +52,6 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.autodiff import grad
 from refimpl.backend import make_rng
@@ -59,6 +59,7 @@ from refimpl.evaluation import gaussian_noise_error, robustness_table
 from refimpl.perturbations import input_gradient, lp, one_step
 from refimpl.plotting import bar_table, perturbation_grid
 from refimpl.training import fit, get_method
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import gradient_regularization as theory_gr
 
 print("tiny setting" if TINY else "full setting")
@@ -244,7 +245,7 @@ for row in rows:
 table = {row["model"]: row for row in rows}
 path = bar_table(rows, columns, figure_path("07_training_comparison.png"),
                  title=f"{arch} on {data.name}: sigma {sigma_train}, p = 2, {epochs} epochs")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # Both forms make the net much more robust to the l2 attack than normal training. At a
@@ -281,9 +282,7 @@ ax.set(xlabel="sigma", ylabel="|difference of the two losses|",
        title=f"perturbation vs penalty form ({arch}, {data.name})")
 ax.grid(alpha=0.3, which="both")
 ax.legend(fontsize=8)
-path = figure_path("07_first_order_agreement.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "07_first_order_agreement.png")
 
 show_x, show_y = x_test[:6], y_test[:6]
 steps = {name: one_step(lambda z, m=m, prm=prm: m.apply(prm, z), show_x, show_y, family="l2",
@@ -295,7 +294,7 @@ path = perturbation_grid(np.concatenate([show_x, show_x]), both,
                          figure_path("07_worst_case_steps.png"), captions=captions,
                          title=f"l2 steps of size {test_radius}: normal net (left six), "
                                f"gradient-regularised net (right six)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

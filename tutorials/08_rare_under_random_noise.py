@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -48,11 +49,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import norm as standard_normal
 
-from _setup import TINY, figure_path, image_data
 from refimpl import ops
 from refimpl.backend import to_numpy
 from refimpl.perturbations.search import minimum_perturbation
 from refimpl.plotting import min_perturbation_histogram
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import gaussian_noise as gn
 from theory import lyu_tables
 
@@ -213,7 +214,7 @@ path = min_perturbation_histogram(
     figure_path("08_min_perturbations.png"), bins=60,
     gaussian={f"λ = {r['lambda']:g}": (r["mu_a"], r["sigma_a"]) for r in rows},
     title=f"softmax regression, {data.name}, {len(y_tab)} training images")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # On a subset, the weakly regularised models fit their training images better than the
@@ -252,9 +253,7 @@ ax.set(xlabel="Gaussian noise std per pixel (pixels in [0, 1])", ylabel="error (
        title=f"softmax regression on {data.name}: error under noise")
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
-path = figure_path("08_error_under_noise.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "08_error_under_noise.png")
 
 # %% [markdown]
 # ## What to take away

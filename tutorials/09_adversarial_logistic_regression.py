@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -43,11 +44,11 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import TINY, figure_path
 from refimpl import nn, ops
 from refimpl.autodiff import grad
 from refimpl.data import linearly_separable
 from refimpl.perturbations import lp
+from refimpl.tutorial_support import TINY, show
 from theory import logistic as lg
 from theory.norms import dual_lp_norm
 
@@ -270,9 +271,7 @@ right.set(xlim=(-span, span), ylim=(-span, span), aspect="equal",
 right.legend(fontsize=8)
 for ax in (left, middle, right):
     ax.grid(alpha=0.3)
-path = figure_path("09_adversarial_logistic_regression.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "09_adversarial_logistic_regression.png")
 
 # %% [markdown]
 # ## What to take away

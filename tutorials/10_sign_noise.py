@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -43,7 +44,6 @@ import time
 
 import numpy as np
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.autodiff import grad, jacobian
 from refimpl.backend import make_rng
@@ -51,6 +51,7 @@ from refimpl.evaluation import gaussian_noise_error, robustness_table
 from refimpl.perturbations.sign_noise import sign_noise, sign_noise_factor
 from refimpl.plotting import bar_table, example_grid
 from refimpl.training import fit, get_method
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import sign_noise as theory_sign_noise
 
 print("tiny setting" if TINY else "full setting")
@@ -100,7 +101,7 @@ for e in (0.1, 0.3, 0.6):
     rows[f"eps = {e}"] = sign_noise(images, make_rng(3), eps=e, p=0.5)
 path = example_grid(rows, figure_path("10_sign_noise_examples.png"),
                     title="g(x) = x (1 + eps l(x)), p = 0.5: pixels scaled by 1 +- eps")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 2. The Jacobian
@@ -268,7 +269,7 @@ for row in rows:
 table = {row["model"]: row for row in rows}
 path = bar_table(rows, columns, figure_path("10_training_comparison.png"),
                  title=f"{arch} on {data.name}: sign noise vs normal and Goodfellow training")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # What we see in these short runs, and check:

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -50,11 +51,11 @@ import tempfile
 
 import numpy as np
 
-from _setup import ROOT, TINY, figure_path, mnist_folder, output_dir
 from refimpl.cli import main as refimpl_main
 from refimpl.plotting import bar_table
 from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, reproduce
 from refimpl.reproduce.report import format_table
+from refimpl.tutorial_support import ROOT, TINY, figure_path, mnist_folder, output_dir, show
 
 print("tiny setting" if TINY else "full setting")
 
@@ -213,7 +214,7 @@ path = bar_table([{k: row[k] for k in ["model"] + columns} for row in saved["row
                  figure_path("11_huang_table1.png"), reference=reference,
                  title=f"huang-table1, {quick['epochs']} epoch(s) on "
                        f"{saved['data']['train_examples']} images (circles: paper, Table 1)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 5. The same from the shell

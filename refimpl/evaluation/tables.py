@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from refimpl._progress import tqdm
 from refimpl.backend import make_rng
 from refimpl.perturbations.attacks import one_step
-from tqdm.auto import tqdm
 
 from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
                       count_correct, logits_of)
