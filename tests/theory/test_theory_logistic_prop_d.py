@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 from theory_strategies import FAST
@@ -126,7 +126,7 @@ def test_fit_bias_changes_the_half_margin_on_an_offset_slab():
     assert logistic.separation_half_margin(X, y, 2.0) < 1e-6  # through 0: no positive margin
 
 
-@FAST
+@settings(FAST, max_examples=12)  # each example runs 10 scipy programs
 @given(seed=st.integers(0, 2**31), radius=st.floats(0.05, 1.0), alpha=st.floats(0.0, 1.0))
 def test_goodfellow_mixed_objective(seed, radius, alpha):
     rng = np.random.default_rng(seed)
