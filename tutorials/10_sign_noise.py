@@ -48,9 +48,9 @@ import numpy as np
 from refimpl import nn, ops
 from refimpl.autodiff import grad, jacobian
 from refimpl.backend import make_rng
-from refimpl.evaluation import gaussian_noise_error, robustness_table
+from refimpl.evaluation import TITLES, gaussian_noise_error, robustness_table
 from refimpl.perturbations.sign_noise import sign_noise, sign_noise_factor
-from refimpl.plotting import bar_table, example_grid
+from refimpl.plotting import attack_labels, bar_table, example_grid
 from refimpl.training import fit, get_method
 from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import sign_noise as theory_sign_noise
@@ -298,6 +298,7 @@ for row in rows:
     print(f"{row['model']:27s}" + "".join(f"{100 * row[c]:10.1f}%" for c in columns))
 table = {row["model"]: row for row in rows}
 path = bar_table(rows, columns, figure_path("10_training_comparison.png"),
+                 column_labels=attack_labels(columns, test_radius, TITLES),
                  title=f"{arch} on {data.name}: sign noise vs normal and Goodfellow training")
 show(path)
 

@@ -52,7 +52,7 @@ import tempfile
 import numpy as np
 
 from refimpl.cli import main as refimpl_main
-from refimpl.plotting import bar_table
+from refimpl.plotting import attack_labels, bar_table
 from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, reproduce
 from refimpl.reproduce.report import format_table
 from refimpl.tutorial_support import ROOT, TINY, figure_path, mnist_folder, output_dir, show
@@ -212,6 +212,8 @@ columns = saved["columns"]
 reference = [{"model": row["model"], **paper["rows"][row["model"]]} for row in saved["rows"]]
 path = bar_table([{k: row[k] for k in ["model"] + columns} for row in saved["rows"]], columns,
                  figure_path("11_huang_table1.png"), reference=reference,
+                 column_labels=attack_labels(columns, saved["settings"]["radius"],
+                                             paper["columns"]),
                  title=f"huang-table1, {quick['epochs']} epoch(s) on "
                        f"{saved['data']['train_examples']} images (circles: paper, Table 1)")
 show(path)
