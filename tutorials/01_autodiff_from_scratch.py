@@ -66,8 +66,8 @@ print("tiny setting" if TINY else "full setting")
 # %%
 x = np.array([-1.5, -0.2, 0.0, 0.7, 2.0])
 trace = new_trace()
-source = Node(None, (), {}, x, (), ())  # an input: no function, no parents
-boxed_x = Tensor(x, trace, source)
+source = Node(fun=None, args=(), kwargs={}, out=x, argnums=(), parents=())  # an input
+boxed_x = Tensor(value=x, trace=trace, node=source)
 
 y = ops.tanh(boxed_x)
 print(y)
@@ -176,8 +176,8 @@ def recorded_nodes(out):
 xb = rng.normal(size=(4, 3))
 w, b = rng.normal(size=(3, 2)), rng.normal(size=(2,))
 trace = new_trace()
-source = Node(None, (), {}, xb, (), ())
-nodes = recorded_nodes(layer(Tensor(xb, trace, source), w, b))
+source = Node(fun=None, args=(), kwargs={}, out=xb, argnums=(), parents=())
+nodes = recorded_nodes(layer(Tensor(value=xb, trace=trace, node=source), w, b))
 for node in nodes:
     name = "input" if node.fun is None else node.fun.__name__
     print(f"{name:8s} out shape {tuple(node.out.shape)!s:8s} differentiated args {node.argnums}")

@@ -69,12 +69,15 @@ print("tiny setting" if TINY else "full setting")
 #     delta = radius * sign(g) * (|g| / ||g||_q) ** (q - 1)          (1 < p < inf)
 #
 # (take the q-norm and p-norm of it: every factor is chosen so that both inequalities in the
-# proof of Hoelder are equalities). `lp.steepest_ascent(grad, radius, p)` computes it for a whole
+# proof of Hoelder are equalities). Lyu et al. write the exponent as 1/(p - 1) (their eq. 3):
+# the same number, since q = p/(p - 1) gives q - 1 = 1/(p - 1). `lp.steepest_ascent(grad, radius, p)` computes it for a whole
 # batch, one row per example; `lp.dual_norm(grad, p)` is ||g||_q per row.
 
 # %%
 g = rng.normal(size=(6, 20))  # six "gradients", one per row
 radius = 0.7
+for p in (1.5, 2, 3, 10):
+    assert math.isclose(lp.dual_exponent(p) - 1, 1 / (p - 1))  # the paper's exponent
 print(f"{'p':>6} {'q':>6} {'||delta||_p':>12} {'<g, delta>':>12} {'radius*||g||_q':>15}")
 for p in (1, 1.5, 2, 3, 10, math.inf):
     delta = lp.steepest_ascent(g, radius, p)
@@ -147,7 +150,8 @@ assert np.array_equal(zero, np.zeros((1, 20)))
 # ## 3. Dividing by the l1 norm is not the steepest l1 step
 #
 # A tempting "l1 normalisation", delta = radius * g / ||g||_1, has l1 norm `radius`, so it is
-# feasible, and it points along the gradient. Some libraries once shipped it as their l1 step.
+# feasible, and it points along the gradient. Some libraries once shipped it as their l1 step
+# (cleverhans issue 828, "Wrong implementation of ord=1", about `optimize_linear`).
 # But its value is radius * ||g||_2^2 / ||g||_1, and ||g||_2^2 <= ||g||_inf ||g||_1, so it never
 # beats radius * ||g||_inf and falls short of it unless every non-zero |g_i| is equal. The
 # optimum puts everything on one coordinate.
@@ -233,7 +237,9 @@ for p in (1, 2, math.inf):
 #
 # Shaham et al. noticed that the l1 step changes one pixel only, and that one pixel can be
 # enough. `one_step(family="l1")` moves the pixel of largest |gradient| by `radius` in the
-# direction of its gradient's sign (no clipping to [0, 1] here, as in the paper's setting).
+# direction of its gradient's sign. We do not clip x + delta to [0, 1] here; that is our
+# simplification, not the paper's: Shaham et al.'s eq. 1 constrains x + delta to [0, 1]^d
+# (pass `clip=(0.0, 1.0)` to `one_step` to respect the box).
 
 # %%
 pixel_radii = [0.5, 1.0, 2.0, 4.0]
