@@ -297,7 +297,7 @@ for normal, style, label in ((w_planted, "k-", "planted separator"),
     right.plot(*(np.outer(line, tangent / np.linalg.norm(tangent)).T), style, label=label)
 right.set(xlim=(-span, span), ylim=(-span, span), aspect="equal", xlabel="x_1",
           ylabel="x_2", title=f"points and their moves, radius {large_radius}")
-right.legend(fontsize=7, loc="lower right")
+right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
 for ax in (left, middle, right):
     ax.grid(alpha=0.3)
 path = show(fig, "09_adversarial_logistic_regression.png")
