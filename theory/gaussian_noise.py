@@ -15,6 +15,22 @@ a fraction in [0, 1] (Phi the standard normal CDF). At sigma = 0 this still coun
 Gaussian model's mass below zero; the paper's Table VIII prints P(miss) itself in its std-0
 column, and says the Gaussian approximation overestimates there.
 
+The bound of eq. 29. With n directions and every ||a_i|| = ||a||, the union bound (eq. 27; the
+paper calls it a lower bound, it is an upper bound) gives P(A) <= n P(eta_0 >= ||a||); with the
+paper's choice sigma^2 = ||a||^2 / d this is n P(eta_0 / sigma >= sqrt(d)) = n Phi(-sqrt(d))
+(:func:`eq29_bound`), below n exp(-d / 2) / sqrt(2 pi d): exponentially small in the
+dimension d for a fixed number of directions.
+
+Table IX (sigma = 0.01). For noise this small only the smallest minimum perturbations matter,
+and the paper models their density as linear near 0, f(a) ~ c a (its Fig. 7). Then the extra
+error among correctly classified examples is
+
+    int_0^inf c a P(eta_0 >= a) da = c sigma^2 int_0^inf u Phi(-u) du = c sigma^2 / 4
+
+(:func:`additional_error_linear_density`; the paper gives no formula, this one is ours). The
+slope c is fitted by matching the count of perturbations below a cutoff, c = 2 m / (N t^2) for
+m of N values below t (:func:`linear_density_slope`; the paper reads it "from the graph").
+
 The experiment: softmax regression with weight decay, minimum perturbations found by a line
 search along the normalised loss gradient (a grid, then bisection), their mean and std over
 the correctly classified training examples, and the error measured with real noise.
@@ -51,6 +67,32 @@ def predicted_error(p_miss, mu_a, sigma_a, sigma):
     """
     spread = np.sqrt(np.asarray(sigma, float) ** 2 + np.asarray(sigma_a, float) ** 2)
     return p_miss + (1.0 - p_miss) * standard_normal.cdf(-np.asarray(mu_a, float) / spread)
+
+
+def eq29_bound(n_directions: int, dim: int) -> float:
+    """Eq. 29: P(A) <= n Phi(-sqrt(d)), for n directions and sigma^2 = ||a||^2 / d."""
+    if int(n_directions) < 1 or int(dim) < 1:
+        raise ValueError(f"n_directions and dim must be >= 1, got {n_directions}, {dim}")
+    return float(n_directions * standard_normal.cdf(-np.sqrt(dim)))
+
+
+def linear_density_slope(perturbations, cutoff: float, total: int | None = None) -> float:
+    """c of a density f(a) = c a on [0, cutoff] holding the same mass as the data there:
+    c = 2 m / (N cutoff^2), m the values below ``cutoff``, N = ``total`` (default: all)."""
+    values = np.asarray(perturbations, float)
+    if not cutoff > 0:
+        raise ValueError(f"cutoff must be > 0, got {cutoff!r}")
+    count = int(np.sum(values < cutoff))
+    return 2.0 * count / ((len(values) if total is None else int(total)) * cutoff ** 2)
+
+
+def additional_error_linear_density(slope: float, sigma: float,
+                                    fraction_correct: float = 1.0) -> float:
+    """Table IX's prediction: fraction_correct * slope * sigma^2 / 4, the extra error that
+    N(0, sigma^2) noise causes when the minimum perturbations have density slope * a near 0."""
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma!r}")
+    return float(fraction_correct * slope * sigma ** 2 / 4.0)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,17 @@ For one example x (D,) with label t and loss L(x) = cross-entropy of a softmax m
   the usual Gauss-Newton matrix instead, which is not grad L grad L^T.)
 - Gaussian noise (eq. 20): for n ~ N(0, sigma^2 I), E[L(x + n)] - L(x) = sigma^2/2 tr(H)
   + O(sigma^4) (odd terms vanish by symmetry).
+- The paper's chain (eqs. 13-20, its sec. II.D, p = 2) links the two: it replaces H in the
+  second-order term 1/2 eps^T H eps by J H_L(y) J^T (a Gauss-Newton-like step, eq. 14, not an
+  identity), which by Lemma B.1 gives sigma^2/2 ||grad L||^2 (eqs. 15-18), and then replaces
+  J H_L(y) J^T by H again inside a trace (eq. 20) to reach sigma^2/2 tr(H). Quantified by
+  :func:`second_order_terms`: with u = grad L / ||grad L||, the true term is sigma^2/2 u^T H u,
+  one Rayleigh quotient of H, while sigma^2/2 tr(H) sums all D eigenvalues; when H is positive
+  semi-definite (softmax regression, for one) u^T H u <= lambda_max <= tr(H), so eq. 20 can only
+  overstate the term: tr(H) counts every direction (up to rank(H) times lambda_max) where the
+  step sees one, which may be far below lambda_max. On 30 random 8-input, 5-class softmax
+  regressions the ratio tr(H) / u^T H u has median 3.3 and reaches 22. ||grad L||^2 falls on
+  either side of both (the tests and tutorial 07 measure all three).
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ import numpy as np
 
 from refimpl import ops
 from refimpl.autodiff import grad, jacobian
-from theory.norms import dual_lp_norm, lp_maximiser
+from theory.norms import check_p, check_radius, dual_lp_norm, lp_maximiser
 
 
 def init_mlp(rng, sizes) -> dict:
@@ -93,6 +104,7 @@ def expansion_errors(params, x, label, sigma: float, p: float) -> dict:
     Returns {"exact", "first_order" = L + sigma ||g||_q, "second_order" = that + 1/2 eps^T H
     eps, "first_error", "second_error"} (errors are exact - expansion; O(sigma^2), O(sigma^3)).
     """
+    sigma, p = check_radius(sigma, "sigma"), check_p(p)
     x = np.asarray(x, float)
     g = np.asarray(input_grad(params, x, label))
     eps = lp_maximiser(g, sigma, p)
@@ -140,3 +152,21 @@ def gaussian_smoothing_gap(params, x, label, sigma: float, n_pairs: int, rng):
     predicted = 0.5 * sigma ** 2 * np.trace(input_hessian(params, x, label))
     return (float(pair_means.mean()), float(predicted),
             float(pair_means.std(ddof=1) / np.sqrt(n_pairs)))
+
+
+def second_order_terms(params, x, label, sigma: float) -> dict:
+    """The three second-order terms of the paper's chain (eqs. 13, 17, 20) for p = 2:
+
+    {"hessian": 1/2 eps^T H eps with eps = sigma grad L / ||grad L|| (the true term, eq. 13),
+     "gradient": sigma^2/2 ||grad L||^2 (eqs. 15-18, after H -> J H_L(y) J^T and Lemma B.1),
+     "trace": sigma^2/2 tr(H) (eq. 20, the Gaussian-noise term)}. Floats.
+    """
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma!r}")
+    x = np.asarray(x, float)
+    g = np.asarray(input_grad(params, x, label))
+    hessian = input_hessian(params, x, label)
+    eps = sigma * g / np.linalg.norm(g)
+    return {"hessian": float(0.5 * eps @ hessian @ eps),
+            "gradient": float(0.5 * sigma ** 2 * g @ g),
+            "trace": float(0.5 * sigma ** 2 * np.trace(hessian))}

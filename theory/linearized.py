@@ -8,9 +8,17 @@ T (K, D) the Jacobian. The smallest r (in lp) that lets class j != y catch up wi
 
 has the value (s_y - s_j) / ||T_j - T_y||_q and the solution (s_y - s_j) / ||T_j - T_y||_q
 times the unit lp maximiser of T_j - T_y (l2: (T_j - T_y)/||.||_2; linf: sign(T_j - T_y); l1:
-the first largest coordinate). The smallest over j != y (index I) is the smallest r that
-changes the linearised prediction (Prop. 4). Conventions: when s_j >= s_y already the value is
-0 (r = 0); when T_j = T_y and s_j < s_y class j cannot catch up and its value is +inf.
+the first largest coordinate, with its sign). The smallest over j != y (index I) is the
+smallest r that changes the linearised prediction (Prop. 4). Conventions: when s_j >= s_y
+already the value is 0 (r = 0); when T_j = T_y and s_j < s_y class j cannot catch up and its
+value is +inf; when no class can catch up, the norm is +inf, r = 0 and the target is y itself.
+
+Two typos of the paper's Prop. 3 are corrected here (and were before, silently): its l2
+solution (alpha_y - alpha_j) / ||T_j - T_y||_2 * (T_j - T_y) has norm alpha_y - alpha_j, not the
+stated optimal value (alpha_y - alpha_j) / ||T_j - T_y||_2 -- the direction must be the unit
+vector (T_j - T_y) / ||T_j - T_y||_2; and its l1 solution c / ||T_j - T_y||_inf e_k writes c
+(the ball radius of appendix A) for the gap alpha_y - alpha_j and drops the sign of
+(T_j - T_y)_k, without which the step moves away from class j half of the time.
 
 Prop. 6 (Danskin). If L(v) = max_u h(u, v) and u*(v) attains the maximum, then (almost
 everywhere) dL/dv = dh/dv (u*, v): differentiate at the maximiser as if it were a constant. We
@@ -28,7 +36,7 @@ from scipy import optimize
 from refimpl import ops
 from refimpl.autodiff import grad, stop_gradient
 from theory.logistic import adversarial_loss, worst_perturbation
-from theory.norms import dual_lp_norm, lp_maximiser
+from theory.norms import check_p, dual_lp_norm, lp_maximiser
 
 
 def minimal_perturbation(jac, scores, y, p: float):
@@ -36,8 +44,11 @@ def minimal_perturbation(jac, scores, y, p: float):
 
     Shapes: jac (N, K, D), scores (N, K), y (N,) ints. Returns (r (N, D), norm (N,),
     target (N,)): r changes the linearised argmax to class ``target`` (ties: the first j).
+    When no class can catch up (every other class has T_j = T_y and a lower score), norm is
+    inf, r is 0 and target is y.
     """
-    jac, scores = np.asarray(jac, float), np.asarray(scores, float)
+    p = check_p(p)
+    jac, scores, y = np.asarray(jac, float), np.asarray(scores, float), np.asarray(y)
     n, k, _ = jac.shape
     rows = np.arange(n)
     diff = jac - jac[rows, y][:, None, :]  # T_j - T_y (N, K, D)
@@ -48,6 +59,7 @@ def minimal_perturbation(jac, scores, y, p: float):
     value[rows, y] = np.inf  # j ranges over the other classes only
     target = np.argmin(value, axis=1)
     norm = value[rows, target]
+    target = np.where(np.isfinite(norm), target, y)  # nobody catches up: the label stays
     direction = lp_maximiser(diff[rows, target], 1.0, p)  # unit lp maximiser (N, D)
     r = np.where(np.isfinite(norm), norm, 0.0)[:, None] * direction
     return r, norm, target

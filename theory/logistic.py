@@ -13,15 +13,29 @@ Prop. B: the robust objective is convex in w (a convex non-increasing function o
 function). Prop. C: the induced regulariser R_z(w) = robust loss - plain loss is NOT convex;
 for radius 0.5 and x = y = 1 it is softplus(-w + 0.5 |w|) - softplus(-w), i.e. the paper's
 log(1 + e^{-0.5 w}) - log(1 + e^{-w}) for w >= 0 (the paper leaves out w < 0, where it is
-softplus(-1.5 w) - softplus(-w)). It is 0 at w = 0, positive, and tends to 0 as w -> inf, which
-no convex function does. Prop. D: when the data are separable only with a margin below the
-radius (the half-width gamma of the best separating slab, measured in the perturbation's norm,
-is below the radius: the paper's "margin < 2c" with margin = slab width 2 gamma), the robust
-objective grows without bound along every ray, so its minimiser is bounded; it is unique when
-the objective is strictly convex. Plain logistic regression on separable data has no minimiser:
-||w|| grows without bound along gradient descent, and like log(1/lam) under an l2 penalty lam.
-"""
+softplus(-1.5 w) - softplus(-w)). It is 0 at w = 0, positive, and tends to 0 as w -> inf; a
+chord shows the non-convexity: R(4) = 0.109 > (R(0) + R(8)) / 2 = 0.009.
 
+Prop. D, bounded solutions: when no w separates the data with every point at lp distance
+above the radius from the hyperplane -- gamma < radius, where gamma = max over ||w||_q <= 1 of
+the SMALLEST margin min_i y_i w.x_i (:func:`separation_half_margin`; the paper says "margin
+less than 2c", reading the margin as the slab width 2 gamma: that reading is ours) -- every
+ray has a point with positive exponent, the objective grows without bound along it, and the
+minimiser is bounded. The converse is ours, not the paper's: when gamma > radius the perturbed
+data stay separable, the infimum is approached as ||w|| -> inf and there is no minimiser.
+Uniqueness needs more (Prop. D's second part): the dual norm twice differentiable (almost
+everywhere) and sum_i grad Q_i grad Q_i^T positive definite, Q_i = -y_i x_i.w + radius ||w||_q
+(:func:`prop_d_condition`); then the Hessian (:func:`robust_hessian`) is positive definite and
+the objective strictly convex. Plain logistic regression on separable data has no minimiser:
+||w|| grows without bound along gradient descent, like log t (Soudry et al., "The implicit bias
+of gradient descent on separable data"), and like log(1/lam) under an l2 penalty lam.
+
+Corrected silently before, named here (appendix A of the paper): the loss is written
+l(z) = -log(1 + exp(-z)) (the sign is wrong: it must be +log(1 + exp(-z)), which decreases in
+z, for the min-max to be a robust loss); Q_i is written without the radius c in front of
+||w||_*; and the Hessian's second term carries e^Q / (1 + e^Q)^2 where d softplus(Q) / dQ =
+sigma(Q) = e^Q / (1 + e^Q) belongs (the first term's sigma(Q)(1 - sigma(Q)) is right).
+"""
 from __future__ import annotations
 
 import math
@@ -30,7 +44,9 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit
 
-from theory.norms import dual_exponent, dual_lp_norm, lp_maximiser, lp_maximiser_numerical
+from theory.logistic_hessian import prop_d_condition, robust_hessian
+from theory.norms import (check_p, check_radius, dual_exponent, dual_lp_norm, lp_maximiser,
+                          lp_maximiser_numerical)
 
 
 def softplus(z) -> np.ndarray:
@@ -44,6 +60,7 @@ def adversarial_loss(w, X, y, radius: float, p: float, b: float = 0.0) -> float:
 
     Shapes: w (D,), X (N, D), y (N,) in {-1, +1}; returns a float. radius = 0 is the plain loss.
     """
+    radius, p = check_radius(radius), check_p(p)
     w, X, y = np.asarray(w, float), np.asarray(X, float), np.asarray(y, float)
     return float(np.mean(softplus(-y * (X @ w + b) + radius * dual_lp_norm(w, p))))
 
@@ -51,6 +68,7 @@ def adversarial_loss(w, X, y, radius: float, p: float, b: float = 0.0) -> float:
 def adversarial_loss_grad(w, X, y, radius: float, p: float, b: float = 0.0):
     """Gradient of :func:`adversarial_loss` in (w, b); d||w||_q/dw is the unit lp maximiser of
     w (Danskin), which is a subgradient where ||.||_q has kinks."""
+    radius, p = check_radius(radius), check_p(p)
     w, X, y = np.asarray(w, float), np.asarray(X, float), np.asarray(y, float)
     s = expit(-y * (X @ w + b) + radius * dual_lp_norm(w, p)) / len(y)  # d loss / d argument
     grad_w = -(s * y) @ X + radius * s.sum() * lp_maximiser(w, 1.0, p)
@@ -89,6 +107,13 @@ def fit_adversarial_logistic(X, y, radius: float, p: float, *, l2: float = 0.0,
 
     radius = 0 fits plain logistic regression. The objective is convex (Prop. B), so any
     start reaches the same value; the minimiser is unique when it is strictly convex.
+
+    A minimiser exists (l2 = 0) only when the data are not separable with margin above the
+    radius: radius > :func:`separation_half_margin` (X, y, p, fit_bias=fit_bias). Otherwise the
+    objective has no minimiser, and L-BFGS still stops with ``result.success`` True at a large
+    w (on tutorial 09's data, at radius 0.9 gamma: ||w|| = 325): check the norm of w. The
+    threshold depends on ``fit_bias``: a bias can only widen the best margin (on tutorial 09's
+    data gamma is 0.540 without a bias and 0.548 with one).
     """
     X, y = np.asarray(X, float), np.asarray(y, float)
     dim = X.shape[1]
@@ -137,13 +162,18 @@ def plot_prop_c(path, radius: float = 0.5, w_min: float = -6.0, w_max: float = 2
                      styles={"a chord below the curve": "--"})
 
 
-def separation_half_margin(X, y, p: float) -> float:
-    """gamma = max over ||w||_q <= 1 of min_i y_i w.x_i (no bias): the largest lp distance
-    from the points to a separating hyperplane through 0; negative when not separable.
+def separation_half_margin(X, y, p: float, *, fit_bias: bool = False) -> float:
+    """gamma = max over ||w||_q <= 1 (and b, with ``fit_bias``) of min_i y_i (w.x_i + b): over
+    separating hyperplanes, the largest SMALLEST lp distance from a point to the hyperplane
+    (through 0 without a bias); negative when the data are not separable.
 
-    Solved as a linear program for q in {1, inf} (p = inf, 1) and by SLSQP otherwise.
+    Solved as a linear program for q in {1, inf} (p = inf, 1) and by SLSQP otherwise. A bias
+    is one more free variable (appended to x as a constant 1 that the norm does not see).
     """
+    p = check_p(p)
     X, y = np.asarray(X, float), np.asarray(y, float)
+    if fit_bias:
+        return _half_margin_with_bias(X, y, p)
     A = y[:, None] * X  # rows a_i; maximise t subject to a_i.w >= t
     n, dim = A.shape
     if p in (1, math.inf):  # variables (w+, w-, t) for q = 1; (w, t) for q = inf
@@ -178,5 +208,50 @@ def plain_logistic_gd_norms(X, y, steps: int, lr: float = 1.0) -> np.ndarray:
 
 def goodfellow_loss(w, X, y, radius: float, b: float = 0.0) -> float:
     """Goodfellow et al.'s linf case: mean softplus(-y (w.x + b) + radius ||w||_1), the loss
-    at the fast-gradient-sign point x - radius y sign(w)."""
+    at the fast-gradient-sign point x - radius y sign(w). This is the adversarial term only;
+    their training objective averages it with the clean loss (:func:`goodfellow_mixed_loss`)."""
     return adversarial_loss(w, X, y, radius, math.inf, b)
+
+
+def _half_margin_with_bias(X, y, p: float) -> float:
+    """separation_half_margin with a free bias: variables (w, b, t), maximise t subject to
+    y_i (w.x_i + b) >= t and ||w||_q <= 1 (the bias is not in the norm)."""
+    n, dim = X.shape
+    A = y[:, None] * X
+    q = dual_exponent(p)
+    if p == math.inf:  # q = 1: w = u - v, u, v >= 0, sum(u + v) <= 1; variables (u, v, b, t)
+        c = np.r_[np.zeros(2 * dim + 1), -1.0]
+        A_ub = np.vstack([np.c_[-A, A, -y, np.ones(n)], np.r_[np.ones(2 * dim), 0.0, 0.0]])
+        bounds = [(0, None)] * (2 * dim) + [(None, None)] * 2
+    elif p == 1:  # q = inf: |w_i| <= 1; variables (w, b, t)
+        c = np.r_[np.zeros(dim + 1), -1.0]
+        A_ub, bounds = np.c_[-A, -y, np.ones(n)], [(-1, 1)] * dim + [(None, None)] * 2
+    else:
+        cons = [{"type": "ineq", "fun": lambda v: A @ v[:dim] + y * v[dim] - v[dim + 1]},
+                {"type": "ineq", "fun": lambda v: 1.0 - np.sum(np.abs(v[:dim]) ** q)}]
+        mean = np.mean(A, 0)
+        start = np.r_[mean / (np.linalg.norm(mean) + 1e-12) * 0.5, 0.0, -10.0]
+        res = optimize.minimize(lambda v: -v[dim + 1], start, method="SLSQP", constraints=cons,
+                                options={"maxiter": 1000, "ftol": 1e-12})
+        return float(-res.fun)
+    b_ub = np.zeros(A_ub.shape[0])
+    if p == math.inf:
+        b_ub[-1] = 1.0
+    res = optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    return float(-res.fun)
+
+
+def goodfellow_mixed_loss(w, X, y, radius: float, alpha: float = 0.5, b: float = 0.0) -> float:
+    """Goodfellow et al.'s training objective for the linear model: alpha * clean loss +
+    (1 - alpha) * loss at the fast-gradient-sign point (their alpha = 0.5),
+
+        alpha mean softplus(-y (w.x + b)) + (1 - alpha) mean softplus(-y (w.x + b) + radius ||w||_1)
+        = plain loss + (1 - alpha) R_z(w),
+
+    so for the linear model the mixture halves (at alpha = 0.5) the induced regulariser of
+    :func:`goodfellow_loss`; still convex in w (a positive combination of convex functions).
+    """
+    if not 0 <= float(alpha) <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    return (alpha * adversarial_loss(w, X, y, 0.0, math.inf, b)
+            + (1 - alpha) * adversarial_loss(w, X, y, radius, math.inf, b))

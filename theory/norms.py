@@ -22,6 +22,9 @@ with |w| sorted descending as s_1 >= ... >= s_D and s_0 = +inf, r is the unique 
 Its dual is the l2 norm of the k largest magnitudes, and the maximiser of <g, d> over the
 radius ball keeps the k largest |g_i|, zeroes the rest and scales to l2 norm radius (a k-sparse
 vector's k-support norm is its l2 norm). k = 1 gives l1 (dual linf); k = D gives l2.
+
+Bad settings raise a ValueError naming the argument: p below 1 or nan (:func:`check_p`), a
+negative or nan radius (:func:`check_radius`), k outside 1..D.
 """
 
 from __future__ import annotations
@@ -33,19 +36,41 @@ import numpy as np
 from scipy import optimize
 
 
+def check_p(p, name: str = "p") -> float:
+    """p as a float in [1, inf], or a ValueError naming the argument (p < 1 is no norm)."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [1, inf], got {p!r}") from None
+    if not value >= 1:  # also catches nan
+        raise ValueError(f"{name} must be a number in [1, inf], got {p!r}")
+    return value
+
+
+def check_radius(radius, name: str = "radius") -> float:
+    """radius as a float >= 0 (finite), or a ValueError naming the argument."""
+    try:
+        value = float(radius)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0, got {radius!r}") from None
+    if not 0 <= value < math.inf:  # also catches nan
+        raise ValueError(f"{name} must be a finite number >= 0, got {radius!r}")
+    return value
+
+
 def dual_exponent(p: float) -> float:
-    """q with 1/p + 1/q = 1 (p = 1 -> inf, p = inf -> 1)."""
+    """q with 1/p + 1/q = 1 (p = 1 -> inf, p = inf -> 1); p must be in [1, inf]."""
+    p = check_p(p)
     if p == 1:
         return math.inf
     if p == math.inf:
         return 1.0
-    if p < 1:
-        raise ValueError(f"p must be >= 1, got {p}")
     return p / (p - 1.0)
 
 
 def lp_norm(x, p: float) -> np.ndarray:
     """||x||_p over the last axis, computed stably (scaled by max |x|)."""
+    p = check_p(p)
     a = np.abs(np.asarray(x, dtype=np.float64))
     if p == math.inf:
         return a.max(axis=-1)
@@ -66,6 +91,7 @@ def lp_maximiser(g, radius: float, p: float) -> np.ndarray:
 
     Shapes: g (..., D) -> (..., D). Optimal value radius * ||g||_q; ||d||_p = radius when g != 0.
     """
+    p, radius = check_p(p), check_radius(radius)
     g = np.asarray(g, dtype=np.float64)
     if p == math.inf:
         return radius * np.sign(g)
@@ -84,6 +110,7 @@ def lp_maximiser(g, radius: float, p: float) -> np.ndarray:
 
 def lp_maximiser_numerical(g, radius: float, p: float) -> tuple[np.ndarray, float]:
     """The same problem for one vector g (D,), solved by SLSQP; returns (d, <g, d>)."""
+    p, radius = check_p(p), check_radius(radius)
     g = np.asarray(g, dtype=np.float64)
     scale = np.abs(g).max() or 1.0
     gs = g / scale  # well-conditioned objective
@@ -101,7 +128,11 @@ def lp_maximiser_numerical(g, radius: float, p: float) -> tuple[np.ndarray, floa
 
 
 def resolve_k(k, dim: int) -> int:
-    """k as an int in 1..dim: an int is kept, a fraction in (0, 1] becomes round(k * dim)."""
+    """k as an int in 1..dim: an int is kept, a fraction in (0, 1] becomes round(k * dim).
+
+    ``round`` is Python's, which rounds halves to even: k = 0.5 gives 2 for dim = 5 (2.5) and
+    4 for dim = 7 (3.5), and at least 1. refimpl.perturbations.k_support.resolve_k agrees.
+    """
     if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
         kk = int(k)
     elif 0 < float(k) <= 1:
@@ -146,6 +177,7 @@ def k_support_dual_norm(g, k) -> np.ndarray:
 def k_support_maximiser(g, radius: float, k) -> np.ndarray:
     """argmax <g, d> over ||d||_k^sp <= radius: the k largest |g_i| (first in C order on ties)
     kept, scaled to l2 norm radius; zero where g is zero. Value radius * k_support_dual_norm."""
+    radius = check_radius(radius)
     g = np.asarray(g, dtype=np.float64)
     k = resolve_k(k, g.shape[-1])
     order = np.argsort(-np.abs(g), axis=-1, kind="stable")[..., :k]

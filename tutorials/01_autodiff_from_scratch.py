@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -42,12 +43,12 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import TINY, figure_path
 from refimpl import ops
 from refimpl.autodiff import check_grads, grad, jacobian, value_and_grad, vjp
 from refimpl.autodiff.check import directional_derivatives
 from refimpl.backend import get_namespace
 from refimpl.tracer import Node, Tensor, backward, new_trace, primitive
+from refimpl.tutorial_support import TINY, show
 
 rng = np.random.default_rng(0)
 print("tiny setting" if TINY else "full setting")
@@ -65,8 +66,8 @@ print("tiny setting" if TINY else "full setting")
 # %%
 x = np.array([-1.5, -0.2, 0.0, 0.7, 2.0])
 trace = new_trace()
-source = Node(None, (), {}, x, (), ())  # an input: no function, no parents
-boxed_x = Tensor(x, trace, source)
+source = Node(fun=None, args=(), kwargs={}, out=x, argnums=(), parents=())  # an input
+boxed_x = Tensor(value=x, trace=trace, node=source)
 
 y = ops.tanh(boxed_x)
 print(y)
@@ -175,8 +176,8 @@ def recorded_nodes(out):
 xb = rng.normal(size=(4, 3))
 w, b = rng.normal(size=(3, 2)), rng.normal(size=(2,))
 trace = new_trace()
-source = Node(None, (), {}, xb, (), ())
-nodes = recorded_nodes(layer(Tensor(xb, trace, source), w, b))
+source = Node(fun=None, args=(), kwargs={}, out=xb, argnums=(), parents=())
+nodes = recorded_nodes(layer(Tensor(value=xb, trace=trace, node=source), w, b))
 for node in nodes:
     name = "input" if node.fun is None else node.fun.__name__
     print(f"{name:8s} out shape {tuple(node.out.shape)!s:8s} differentiated args {node.argnums}")
@@ -367,9 +368,7 @@ right.loglog(steps, errors, "o-", markersize=3)
 right.set(xlabel="finite-difference step eps", ylabel="|central difference - reverse mode|",
           title="small eps: rounding error; large eps: truncation error")
 right.grid(alpha=0.3, which="both")
-path = figure_path("01_autodiff.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "01_autodiff.png")
 
 # %% [markdown]
 # ## What to take away

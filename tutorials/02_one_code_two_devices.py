@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -41,13 +42,13 @@ import time
 import array_api_strict
 import numpy as np
 
-from _setup import TINY, figure_path
 from refimpl import nn
 from refimpl.autodiff import grad
 from refimpl.backend import get_namespace, make_rng, namespace_by_name, to_numpy
 from refimpl.data import load
 from refimpl.plotting import example_grid
 from refimpl.training import fit
+from refimpl.tutorial_support import TINY, figure_path, show
 
 print("tiny setting" if TINY else "full setting")
 
@@ -212,7 +213,7 @@ labels = {"clean": y_show, **{short[name]: found["predicted"] for name, found in
 path = example_grid(rows, figure_path("02_backends.png"), labels=labels, vrange=(0.0, 1.0),
                     title="clean digits (true labels) and one FGSM step of radius 0.1 "
                           "computed on each backend (predicted labels)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -46,13 +47,13 @@ import time
 
 import numpy as np
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.autodiff import grad
 from refimpl.backend import make_rng
 from refimpl.data import load
 from refimpl.plotting import learning_curves
 from refimpl.training import evaluate, fit
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 
 print("tiny setting" if TINY else "full setting")
 
@@ -191,7 +192,7 @@ assert evaluate(mlp, mlp_run.params, digits.x_test, digits.y_test)["accuracy"] =
     final["test_accuracy"]
 path = learning_curves(mlp_run.history, figure_path("03_mlp_digits_learning_curves.png"),
                        title=f"{mlp_name} on the 8x8 digits, SGD + momentum")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 6. Checkpoints and exact resumption
@@ -243,7 +244,7 @@ print(f"{cnn.name} on {data.name} ({n_train} training images): {cnn_epochs} epoc
 assert accuracy > {"mnist": 0.95}.get(data.name, 0.6 if TINY else 0.9)
 path = learning_curves(cnn_run.history, figure_path(f"03_cnn_{data.name}_learning_curves.png"),
                        title=f"{cnn.name} on {data.name} ({n_train} training images)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

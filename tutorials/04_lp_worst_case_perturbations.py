@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -48,12 +49,12 @@ import math
 
 import numpy as np
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.backend import make_rng
 from refimpl.perturbations import Lp, Noise, SignL2, UniformNoise, input_gradient, lp, one_step
 from refimpl.plotting import accuracy_vs_magnitude, example_grid, perturbation_grid
 from refimpl.training import evaluate, fit
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory.norms import lp_maximiser_numerical
 
 rng = np.random.default_rng(0)
@@ -68,12 +69,15 @@ print("tiny setting" if TINY else "full setting")
 #     delta = radius * sign(g) * (|g| / ||g||_q) ** (q - 1)          (1 < p < inf)
 #
 # (take the q-norm and p-norm of it: every factor is chosen so that both inequalities in the
-# proof of Hoelder are equalities). `lp.steepest_ascent(grad, radius, p)` computes it for a whole
+# proof of Hoelder are equalities). Lyu et al. write the exponent as 1/(p - 1) (their eq. 3):
+# the same number, since q = p/(p - 1) gives q - 1 = 1/(p - 1). `lp.steepest_ascent(grad, radius, p)` computes it for a whole
 # batch, one row per example; `lp.dual_norm(grad, p)` is ||g||_q per row.
 
 # %%
 g = rng.normal(size=(6, 20))  # six "gradients", one per row
 radius = 0.7
+for p in (1.5, 2, 3, 10):
+    assert math.isclose(lp.dual_exponent(p) - 1, 1 / (p - 1))  # the paper's exponent
 print(f"{'p':>6} {'q':>6} {'||delta||_p':>12} {'<g, delta>':>12} {'radius*||g||_q':>15}")
 for p in (1, 1.5, 2, 3, 10, math.inf):
     delta = lp.steepest_ascent(g, radius, p)
@@ -146,7 +150,8 @@ assert np.array_equal(zero, np.zeros((1, 20)))
 # ## 3. Dividing by the l1 norm is not the steepest l1 step
 #
 # A tempting "l1 normalisation", delta = radius * g / ||g||_1, has l1 norm `radius`, so it is
-# feasible, and it points along the gradient. Some libraries once shipped it as their l1 step.
+# feasible, and it points along the gradient. Some libraries once shipped it as their l1 step
+# (cleverhans issue 828, "Wrong implementation of ord=1", about `optimize_linear`).
 # But its value is radius * ||g||_2^2 / ||g||_1, and ||g||_2^2 <= ||g||_inf ||g||_1, so it never
 # beats radius * ||g||_inf and falls short of it unless every non-zero |g_i| is equal. The
 # optimum puts everything on one coordinate.
@@ -232,7 +237,9 @@ for p in (1, 2, math.inf):
 #
 # Shaham et al. noticed that the l1 step changes one pixel only, and that one pixel can be
 # enough. `one_step(family=Lp(1))` moves the pixel of largest |gradient| by `radius` in the
-# direction of its gradient's sign (no clipping to [0, 1] here, as in the paper's setting).
+# direction of its gradient's sign. We do not clip x + delta to [0, 1] here; that is our
+# simplification, not the paper's: Shaham et al.'s eq. 1 constrains x + delta to [0, 1]^d
+# (pass `clip=(0.0, 1.0)` to `one_step` to respect the box).
 
 # %%
 pixel_radii = [0.5, 1.0, 2.0, 4.0]
@@ -247,13 +254,13 @@ fooled = np.flatnonzero(right & (np.argmax(logits_fn(single_pixel.x_adv), 1) != 
 print(f"{fooled.size} of the {int(right.sum())} correctly classified images flipped by one pixel")
 assert fooled.size > 0
 
-show = fooled[:6]
-before = np.argmax(logits_fn(x[show]), axis=1)
-after = np.argmax(logits_fn(single_pixel.x_adv[show]), axis=1)
-path = perturbation_grid(x[show], single_pixel.delta[show], figure_path("04_single_pixel.png"),
+picked = fooled[:6]
+before = np.argmax(logits_fn(x[picked]), axis=1)
+after = np.argmax(logits_fn(single_pixel.x_adv[picked]), axis=1)
+path = perturbation_grid(x[picked], single_pixel.delta[picked], figure_path("04_single_pixel.png"),
                          captions=[f"{a} → {b}" for a, b in zip(before, after)],
                          title=f"single-pixel (l1) steps of size {pixel_radii[-1]} on {name}")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## 6. Accuracy against the size of the step
@@ -272,7 +279,7 @@ path = accuracy_vs_magnitude({f"{name}, FGSM against itself": (eps_grid, fgsm_cu
                              figure_path("04_fgsm_accuracy.png"),
                              xlabel="eps (linf radius, pixels in [0, 1])",
                              title=f"FGSM on {data.name}")
-print("wrote", path)
+show(path)
 assert fgsm_curve[0] == clean and fgsm_curve[-1] < clean
 
 magnitudes = np.linspace(0, 4 if data.name == "mnist" else 2, 4 if TINY else 9)
@@ -288,7 +295,7 @@ for label, kw in families.items():
                                   for m in magnitudes])
 path = accuracy_vs_magnitude(curves, figure_path("04_accuracy_vs_l2_magnitude.png"),
                              title=f"{name} on {data.name}: one step of each direction")
-print("wrote", path)
+show(path)
 for label, (_, acc) in curves.items():
     print(f"{label:18s}", " ".join(f"{100 * a:5.1f}" for a in acc))
 # At every non-zero size, the gradient directions hurt more than random noise of that size.
@@ -308,7 +315,7 @@ for label, kw in families.items():
     rows[label], labels[label] = x_adv, np.argmax(logits_fn(x_adv), axis=1)
 path = example_grid(rows, figure_path("04_examples.png"), labels=labels, vrange=(0.0, 1.0),
                     title=f"one step of l2 size {m:g} in each direction (predicted labels)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

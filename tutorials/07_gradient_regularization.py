@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -21,7 +22,10 @@
 #     L(x + eps)  ~  L(x) + sigma * ||grad_x L||_q          (1/p + 1/q = 1).
 #
 # Training on the left side is the **perturbation form** (one ascent step, then a descent step
-# on the perturbed batch: Goodfellow's method for p = inf). Training on the right side is the
+# on the loss of the perturbed batch alone, L(x + eps): refimpl's `gradreg`). Goodfellow's
+# method takes the same step for p = inf but trains on the *average*
+# alpha L(x) + (1 - alpha) L(x + eps), alpha = 1/2 (for a linear model:
+# `theory.logistic.goodfellow_mixed_loss`). Training on the right side is the
 # **penalty form**, a regulariser on the input gradient, which needs the gradient of a gradient
 # (double backpropagation). This tutorial measures how close the two are, looks at the next
 # term of the expansion, and trains with both.
@@ -51,14 +55,14 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import TINY, figure_path, image_data
 from refimpl import nn, ops
 from refimpl.autodiff import grad
 from refimpl.backend import make_rng
-from refimpl.evaluation import gaussian_noise_error, robustness_table
+from refimpl.evaluation import TITLES, gaussian_noise_error, robustness_table
 from refimpl.perturbations import Lp, input_gradient, lp, one_step
-from refimpl.plotting import bar_table, perturbation_grid
+from refimpl.plotting import attack_labels, bar_table, perturbation_grid
 from refimpl.training import fit, get_method
+from refimpl.tutorial_support import TINY, figure_path, image_data, show
 from theory import gradient_regularization as theory_gr
 
 print("tiny setting" if TINY else "full setting")
@@ -184,7 +188,8 @@ assert np.allclose(H, H.T, atol=1e-12)
 # The paper then reads J H_L(y) J^T as a Gauss-Newton approximation of H and concludes that
 # the second-order term is about sigma^2/2 ||grad L||^2 = sigma^2/2 tr(grad L grad L^T), and
 # "approximately" sigma^2/2 tr(H): gradient regularization behaves like training with Gaussian
-# noise (section 4). The lemma is exact; the step from H to J H_L(y) J^T is not (the usual
+# noise (the paper's sec. II.D, eqs. 13-20). The lemma is exact; the step from H to
+# J H_L(y) J^T is not (the usual
 # Gauss-Newton matrix uses the Hessian in the logits, diag(y) - y y^T, and drops the curvature
 # of the network). On the toy network:
 
@@ -199,7 +204,22 @@ print(f"u^T H u = {u_toy @ H @ u_toy:.4f} (the true second-order coefficient), "
 
 # %% [markdown]
 # Three different numbers: the chain (13) -> (20) is a heuristic link between gradient
-# regularization and Gaussian noise, not an identity.
+# regularization and Gaussian noise, not an identity. How far apart, over many examples? For
+# a positive semi-definite H, u^T H u <= lambda_max <= tr(H), so eq. 20 can only overstate the
+# true term; `theory_gr.second_order_terms` gives all three at once:
+
+# %%
+rows_terms = [theory_gr.second_order_terms(toy, rng.normal(size=x_toy.shape), int(t), 0.1)
+              for t in rng.integers(0, 4, size=30)]
+to_trace = np.array([r["trace"] / r["hessian"] for r in rows_terms])
+to_gradient = np.array([r["gradient"] / r["hessian"] for r in rows_terms])
+print(f"30 random inputs to the toy network: tr(H) / u^T H u median {np.median(to_trace):.2f} "
+      f"(range {to_trace.min():.2f} .. {to_trace.max():.2f}); ||grad L||^2 / u^T H u median "
+      f"{np.median(to_gradient):.2f} (range {to_gradient.min():.2f} .. {to_gradient.max():.2f})")
+
+# %% [markdown]
+# The trace and the true term differ by factors well away from 1 (and, where H is indefinite,
+# by sign), so "approximately" in eq. 20 hides a factor that depends on the example.
 #
 # ## 4. Gaussian noise adds about sigma^2/2 tr(H)
 #
@@ -244,8 +264,9 @@ for row in rows:
     print(f"{row['model']:24s}" + "".join(f"{100 * row[c]:10.1f}%" for c in columns))
 table = {row["model"]: row for row in rows}
 path = bar_table(rows, columns, figure_path("07_training_comparison.png"),
+                 column_labels=attack_labels(columns, test_radius, TITLES),
                  title=f"{arch} on {data.name}: sigma {sigma_train}, p = 2, {epochs} epochs")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # Both forms make the net much more robust to the l2 attack than normal training. At a
@@ -265,7 +286,8 @@ assert table["gradreg (perturbation)"]["l2"] > table["gradreg_penalty"]["l2"]
 #
 # The gaps of section 2 on log axes (a straight line of slope 2), with the second-order
 # prediction of section 3 for p = 2; and, as in the paper's Figs. 3-4, worst-case l2 steps,
-# magnified. The paper observes that such a step can reshape the digit, erasing part of it and
+# magnified by a factor of 10 as the paper does (`magnify=10`: a perturbation of a tenth of the
+# pixel range fills the colour scale; larger entries saturate). The paper observes that such a step can reshape the digit, erasing part of it and
 # drawing strokes of the class it is confused with. We draw the steps against the normal net
 # and against the perturbation-form net: on MNIST (the committed full-setting figure) the
 # regularised net's steps are far more structured and stroke-like than the normal net's
@@ -282,9 +304,7 @@ ax.set(xlabel="sigma", ylabel="|difference of the two losses|",
        title=f"perturbation vs penalty form ({arch}, {data.name})")
 ax.grid(alpha=0.3, which="both")
 ax.legend(fontsize=8)
-path = figure_path("07_first_order_agreement.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "07_first_order_agreement.png")
 
 show_x, show_y = x_test[:6], y_test[:6]
 steps = {name: one_step(lambda z, m=m, prm=prm: m.apply(prm, z), show_x, show_y, family=Lp(2),
@@ -293,10 +313,10 @@ steps = {name: one_step(lambda z, m=m, prm=prm: m.apply(prm, z), show_x, show_y,
 both = np.concatenate([steps["Normal"], steps["gradreg (perturbation)"]])
 captions = [f"Normal {int(t)}" for t in show_y] + [f"gradreg {int(t)}" for t in show_y]
 path = perturbation_grid(np.concatenate([show_x, show_x]), both,
-                         figure_path("07_worst_case_steps.png"), captions=captions,
+                         figure_path("07_worst_case_steps.png"), captions=captions, magnify=10,
                          title=f"l2 steps of size {test_radius}: normal net (left six), "
                                f"gradient-regularised net (right six)")
-print("wrote", path)
+show(path)
 
 # %% [markdown]
 # ## What to take away

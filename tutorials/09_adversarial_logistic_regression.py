@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -25,9 +26,9 @@
 #   maximum, and why refimpl's one-step lp attack finds it *exactly* for a linear model;
 # - that the robust objective stays convex in w (Prop. B);
 # - that the regulariser it induces is *not* convex (Prop. C, with radius 0.5 and x = y = 1);
-# - that on separable data the adversary makes the solution bounded and unique once the data's
-#   margin is below twice the radius, while plain logistic regression has no minimiser and its
-#   weights grow forever under gradient descent (Prop. D).
+# - that on separable data the adversary makes the solution bounded once the data's margin is
+#   below the radius, while plain logistic regression has no minimiser and its weights grow
+#   forever under gradient descent (Prop. D), and what uniqueness needs besides.
 #
 # **Read alongside**
 #
@@ -43,11 +44,11 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import TINY, figure_path
 from refimpl import nn, ops
 from refimpl.autodiff import grad
 from refimpl.data import linearly_separable
 from refimpl.perturbations import lp
+from refimpl.tutorial_support import TINY, show
 from theory import logistic as lg
 from theory.norms import dual_lp_norm
 
@@ -134,9 +135,9 @@ assert worst_gap >= -1e-12
 # adversary adds, and it is not a convex penalty. With one example x = y = 1 and radius 0.5,
 # R_z(w) = softplus(-w + 0.5 |w|) - softplus(-w): zero at w = 0, positive elsewhere, and back to
 # zero as w grows (the example is then classified with a margin the adversary cannot erase). A
-# convex function that is 0 at 0, positive at 4 and nearly 0 at 8 cannot exist: the chord from
-# 0 to 8 passes below R_z(4). The second derivative, by refimpl's grad of grad, is negative on
-# the far side of the bump:
+# function is convex when it lies below every chord; one chord above which it rises is enough
+# to refute it: R(4) = 0.109 lies above the chord's midpoint (R(0) + R(8)) / 2 = 0.009. The
+# second derivative, by refimpl's grad of grad, is negative on the far side of the bump:
 
 # %%
 R = lambda v: lg.prop_c_regulariser(v, radius=0.5)  # noqa: E731
@@ -145,7 +146,7 @@ assert R(60.0) < 1e-12
 chord_gap = lg.convexity_gap(R, 0.0, 8.0, 0.5)
 print(f"R(0) = 0, R(4) = {float(R(4.0)):.4f}, R(8) = {float(R(8.0)):.4f}; "
       f"chord gap {chord_gap:.4f} < 0")
-assert chord_gap < 0
+assert chord_gap < 0 and float(R(4.0)) > (float(R(0.0)) + float(R(8.0))) / 2
 
 
 def regulariser(v):  # the same R_z with refimpl ops, so that it can be differentiated twice
@@ -166,18 +167,26 @@ assert lg.convexity_gap(lambda v: lg.adversarial_loss(v, [[1.0]], [1.0], 0.5, 2.
 # ## 4. Prop. D: bounded solutions on separable data
 #
 # `linearly_separable` draws points whose planted unit normal w separates them with margin 0.5
-# exactly. The best separating direction does a little better: gamma, the largest l2 distance
-# from the points to a hyperplane through 0 (`separation_half_margin`, a small optimisation),
-# is the half-width of the widest slab between the classes.
+# exactly. The best separating direction does a little better: gamma, the largest over unit
+# normals w of the *smallest* margin min_i y_i w.x_i, that is of the smallest l2 distance from
+# a point to the hyperplane through 0 (`separation_half_margin`, a small optimisation), is the
+# half-width of the widest slab between the classes.
 #
 # - **Plain logistic regression** has no minimiser: scaling up any separating w lowers the loss
-#   towards 0, and gradient descent's ||w|| grows without end (like log t).
+#   towards 0, and gradient descent's ||w|| grows without end, like log t (Soudry, Hoffer,
+#   Nacson, Gunasekar, Srebro, "The implicit bias of gradient descent on separable data").
+# - **With radius > gamma** (Prop. D), every direction has some point the adversary pushes
+#   across, the robust loss grows along every ray, and the minimiser is bounded. The paper's
+#   condition, "margin less than 2c", is this one if its margin is the full slab width
+#   2 gamma: that reading is ours, the paper does not define its margin.
 # - **With an adversary of radius < gamma**, the perturbed data are still separable: the same
-#   happens, the robust loss tends to 0 along the planted direction.
-# - **With radius > gamma**, every direction has some point the adversary pushes across, the
-#   robust loss grows along every ray, and the minimiser is bounded; here (strictly convex) it
-#   is also unique: two starts give the same w. The paper's condition, "margin less than 2c",
-#   is this one with the margin counted as the full slab width 2 gamma.
+#   happens as without an adversary, the robust loss tends to 0 along the planted direction.
+#   This converse is ours; Prop. D states only the bounded case.
+#
+# Bounded is not unique. Prop. D's second part asks, besides, for a dual norm that is twice
+# differentiable (almost everywhere) and for sum_i grad Q_i grad Q_i^T to be positive definite,
+# Q_i = -y_i x_i.w + radius ||w||_q; then the Hessian is positive definite and the objective
+# strictly convex. We check both at the minimiser, and that two starts agree.
 
 # %%
 gamma = lg.separation_half_margin(X_sep, y_sep, 2.0)
@@ -215,6 +224,12 @@ w_other, _, _ = lg.fit_adversarial_logistic(X_sep, y_sep, large_radius, 2.0,
 print(f"radius {large_radius}: minimiser {w_robust.round(6)}, from another start "
       f"{w_other.round(6)}, ||w|| = {np.linalg.norm(w_robust):.4f}")
 assert result.success and np.allclose(w_robust, w_other, atol=1e-6)
+condition = lg.prop_d_condition(w_robust, X_sep, y_sep, large_radius, 2.0)
+smallest_curvature = np.linalg.eigvalsh(lg.robust_hessian(w_robust, X_sep, y_sep,
+                                                          large_radius, 2.0))[0]
+print(f"uniqueness: smallest eigenvalue of mean grad Q grad Q^T {condition:.4f}, "
+      f"of the Hessian {smallest_curvature:.4f} (both > 0)")
+assert condition > 0 and smallest_curvature > 0
 assert abs(large_norms[-1] - np.linalg.norm(w_robust)) < 1e-3  # gradient descent settles there
 along_ray = [lg.adversarial_loss(s * w_planted, X_sep, y_sep, large_radius, 2.0)
              for s in (1, 10, 100, 1000)]
@@ -226,11 +241,25 @@ print(f"  radius {small_radius}:", " ".join(f"{v:.3g}" for v in below), "(tends 
 assert along_ray[-1] > along_ray[1] and below[-1] < 1e-30
 
 # %% [markdown]
+# Two cautions for the fitting routine. Below the threshold there is no minimiser, yet L-BFGS
+# stops and reports success, at some large w: check ||w||, not `result.success`. And the
+# threshold moves with a bias: `fit_bias=True` lets the hyperplane leave the origin, which can
+# only widen the best slab.
+
+# %%
+w_none, _, result_none = lg.fit_adversarial_logistic(X_sep, y_sep, 0.9 * gamma, 2.0)
+gamma_bias = lg.separation_half_margin(X_sep, y_sep, 2.0, fit_bias=True)
+print(f"radius 0.9 gamma: L-BFGS success = {result_none.success}, ||w|| = "
+      f"{np.linalg.norm(w_none):.0f} (no minimiser exists); gamma without a bias "
+      f"{gamma:.3f}, with one {gamma_bias:.3f}")
+assert np.linalg.norm(w_none) > 50 * np.linalg.norm(w_robust) and gamma_bias >= gamma - 1e-9
+
+# %% [markdown]
 # ## A figure
 #
 # Left: Prop. C's R_z with the chord that passes below it. Middle: ||w_t|| along gradient
 # descent, growing without bound (eventually like log t) without an adversary or with a small
-# one, settling at the unique minimiser with a large one. Right: the data and where the
+# one, settling at the unique minimiser with a large one. Right: the data (filled) and where the
 # adversary of radius 0.8 moves each point against the robust separator: several points end up
 # on the wrong side, which is what keeps ||w|| from growing. The three panels are one-off
 # drawings with matplotlib's object API.
@@ -255,8 +284,9 @@ middle.legend(fontsize=8)
 moved = X_sep + lg.worst_perturbation(w_robust, y_sep, large_radius, 2.0)
 for label, colour in ((1.0, "C0"), (-1.0, "C3")):
     mine = y_sep == label
-    right.plot(*X_sep[mine].T, "o", ms=3, color=colour)
-    right.plot(*moved[mine].T, "o", ms=4, mfc="none", color=colour)
+    right.plot(*X_sep[mine].T, "o", ms=3, color=colour, label=f"class {label:+.0f}")
+    right.plot(*moved[mine].T, "o", ms=4, mfc="none", color=colour,
+               label=f"class {label:+.0f}, moved by the adversary")
     for start, end in zip(X_sep[mine], moved[mine]):
         right.plot(*np.stack([start, end]).T, "-", lw=0.5, color=colour)
 span = np.abs(X_sep).max() * 1.1
@@ -265,14 +295,12 @@ for normal, style, label in ((w_planted, "k-", "planted separator"),
                              (w_robust, "C2--", f"robust separator, radius {large_radius}")):
     tangent = np.array([-normal[1], normal[0]])
     right.plot(*(np.outer(line, tangent / np.linalg.norm(tangent)).T), style, label=label)
-right.set(xlim=(-span, span), ylim=(-span, span), aspect="equal",
-          title=f"points and their moves, radius {large_radius}")
-right.legend(fontsize=8)
+right.set(xlim=(-span, span), ylim=(-span, span), aspect="equal", xlabel="x_1",
+          ylabel="x_2", title=f"points and their moves, radius {large_radius}")
+right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
 for ax in (left, middle, right):
     ax.grid(alpha=0.3)
-path = figure_path("09_adversarial_logistic_regression.png")
-fig.savefig(path, dpi=120)
-print("wrote", path)
+path = show(fig, "09_adversarial_logistic_regression.png")
 
 # %% [markdown]
 # ## What to take away
@@ -281,6 +309,7 @@ print("wrote", path)
 #   step of tutorial 04 solves it exactly.
 # - The robust objective is convex even though the penalty it adds is not: an adversary is not
 #   a convex regulariser in disguise.
-# - The adversary bounds the solution only when it can break the separation (margin < 2 x
-#   radius); with a weaker adversary, as without one, the weights run off to infinity, a
-#   weaker guarantee than an explicit norm penalty gives (the paper's Remark E).
+# - The adversary bounds the solution when it can break the separation (gamma < radius, the
+#   paper's "margin < 2c" in our reading); with a weaker adversary, as without one, the weights
+#   run off to infinity (our converse), a weaker guarantee than an explicit norm penalty gives
+#   (the paper's Remark E). Uniqueness needs Prop. D's extra condition, which we check.

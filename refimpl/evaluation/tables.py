@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from tqdm.auto import tqdm
+from refimpl._progress import tqdm
 
 from ._common import check_data, check_radius, count_correct
 from .attacks import (ATTACKS, DEFAULT_CLIP, accuracy_under_attack, attack_batches,

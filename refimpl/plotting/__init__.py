@@ -12,13 +12,14 @@ its figure in a private ``_<name>_figure`` helper, which the tests inspect.
 - :mod:`~refimpl.plotting.curves`: learning curves, accuracy against magnitude, precision-recall,
   any labelled lines.
 - :mod:`~refimpl.plotting.images`: grids of perturbed examples and of magnified perturbations.
-- :mod:`~refimpl.plotting.bars`: histograms of minimum-perturbation norms, robustness tables.
+- :mod:`~refimpl.plotting.bars`: histograms of minimum-perturbation norms, robustness tables
+  (and :func:`~refimpl.plotting.bars.attack_labels` for their column names).
 """
 
-from refimpl.plotting.bars import bar_table, min_perturbation_histogram
+from refimpl.plotting.bars import attack_labels, bar_table, min_perturbation_histogram
 from refimpl.plotting.curves import accuracy_vs_magnitude, learning_curves, line_plot, pr_curves
 from refimpl.plotting.images import example_grid, perturbation_grid
 
 __all__ = ["learning_curves", "accuracy_vs_magnitude", "pr_curves", "line_plot",
            "example_grid", "perturbation_grid",
-           "min_perturbation_histogram", "bar_table"]
+           "min_perturbation_histogram", "bar_table", "attack_labels"]

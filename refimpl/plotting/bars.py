@@ -84,15 +84,36 @@ def _with_counts(label: str, kept: int, dropped: int) -> str:
     return f"{label} ({counts})" if label else counts
 
 
+def attack_labels(columns: Sequence[str], radius, titles: Mapping[str, str] | None = None,
+                  norm: str | Mapping[str, str] = "l2") -> dict[str, str]:
+    """Tick labels for attack columns that say what was run: title, norm and radius.
+
+    ``{"l2": "l2\nl2 norm 1.5", ...}`` from ``titles`` (e.g. ``refimpl.evaluation.TITLES``, the
+    registry's readable names; the column key when absent) and ``norm``, one norm name for every
+    column or a mapping per column (columns missing from it keep their title alone, as do
+    "clean" and columns that are not in ``titles``).
+    """
+    titles = dict(titles or {})
+    labels = {}
+    for column in columns:
+        title = titles.get(column, column)
+        which = norm.get(column) if isinstance(norm, Mapping) else norm
+        known = column in titles and column != "clean"
+        labels[column] = f"{title}\n{which} norm {radius:g}" if known and which else title
+    return labels
+
+
 def bar_table(rows: Sequence[dict], columns: Sequence[str], path, *, label_key: str = "model",
               title: str = "", reference: Sequence[dict] | None = None, percent: bool = True,
-              ylabel: str | None = None) -> Path:
+              ylabel: str | None = None, column_labels: Mapping[str, str] | None = None) -> Path:
     """A robustness table as grouped bars: one group per column, one bar per trained model.
 
     For the tables of SPEC "Evaluation" (columns such as clean, l2, URN, Adv_Loss, Adv_Alpha).
-    Each bar is labelled with its value; a value of None leaves a gap. With ``reference`` (the
-    paper's numbers) a hollow black circle marks the paper's value over the matching bar, so
-    "ours against the paper" shows at a glance. About 0.4 inch per bar, at least 6 inches wide.
+    Each bar is labelled with its value, written upwards above the bar and above the paper's
+    marker when there is one, so that labels and markers never overlap; a value of None leaves
+    a gap. With ``reference`` (the paper's numbers) a hollow black circle marks the paper's
+    value over the matching bar, so "ours against the paper" shows at a glance. About 0.4 inch
+    per bar, at least 6 inches wide.
 
     Args:
         rows: one dict per model, holding ``label_key`` and a value (or None) per column.
@@ -105,16 +126,19 @@ def bar_table(rows: Sequence[dict], columns: Sequence[str], path, *, label_key: 
         percent: values are fractions in [0, 1], drawn in % on a 0-100 axis; False draws them
             as they are.
         ylabel: the value axis' label; "accuracy (%)" (or "accuracy") when None.
+        column_labels: the tick label of each column key (e.g. from :func:`attack_labels`);
+            the key itself for columns it does not name.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
-    figure = _bar_table_figure(rows, columns, label_key, title, reference, percent, ylabel)
+    figure = _bar_table_figure(rows, columns, label_key, title, reference, percent, ylabel,
+                               column_labels)
     return save(figure, path)
 
 
 def _bar_table_figure(rows, columns, label_key="model", title="", reference=None, percent=True,
-                      ylabel=None) -> Figure:
+                      ylabel=None, column_labels=None) -> Figure:
     if not rows:
         raise ValueError("rows is empty: no model to draw")
     if isinstance(columns, str) or not columns:
@@ -129,25 +153,33 @@ def _bar_table_figure(rows, columns, label_key="model", title="", reference=None
                  layout="constrained")
     ax = fig.subplots()
     handles = []  # the legend: models, then "paper"
-    for m, label in enumerate(labels):
-        bars = ax.bar(centres[m], heights[m], width, color=f"C{m}", label=label)
-        handles.append(bars)
-        ax.bar_label(bars, [("" if np.isnan(h) else f"{h:.1f}" if percent else f"{h:.3g}")
-                            for h in heights[m]], fontsize=7, padding=1)
+    paper = np.full_like(heights, np.nan)  # the paper's value over each bar, NaN where none
     if reference is not None:
-        marks = []
         for r, row in enumerate(reference):
             m = labels.index(_label(row, label_key, f"reference[{r}]", known=labels))
-            marks += [(centres[m, j], _value(row, key, f"reference[{r}]", percent))
-                      for j, key in enumerate(columns)]
-        marks = np.array([mark for mark in marks if not np.isnan(mark[1])]).reshape(-1, 2)
-        handles += ax.plot(marks[:, 0], marks[:, 1], "o", color="k", fillstyle="none",
+            paper[m] = [_value(row, key, f"reference[{r}]", percent) for key in columns]
+    top = np.nanmax(np.r_[heights.ravel(), paper.ravel(), 0.0])
+    clearance = 0.03 * (100 if percent else (top or 1.0))  # about a marker's radius
+    for m, label in enumerate(labels):
+        handles.append(ax.bar(centres[m], heights[m], width, color=f"C{m}", label=label))
+        for centre, height, mark in zip(centres[m], heights[m], paper[m]):
+            if np.isnan(height):
+                continue
+            above = max(height, mark + clearance) if not np.isnan(mark) else height
+            ax.text(centre, above + 0.5 * clearance, f"{height:.1f}" if percent else
+                    f"{height:.3g}", rotation=90, ha="center", va="bottom", fontsize=7)
+    if reference is not None:
+        drawn = ~np.isnan(paper)
+        handles += ax.plot(centres[drawn], paper[drawn], "o", color="k", fillstyle="none",
                            markersize=7, markeredgewidth=1.5, linestyle="none", label="paper")
-    ax.set_xticks(np.arange(len(columns)), [str(key) for key in columns])
+    names = dict(column_labels or {})
+    ax.set_xticks(np.arange(len(columns)), [str(names.get(key, key)) for key in columns])
     ax.set_ylabel(ylabel or ("accuracy (%)" if percent else "accuracy"))
     if percent:
-        ax.set_ylim(0, 108)  # room for the labels of bars at 100 %
+        ax.set_ylim(0, 118)  # room for the upright labels of bars at 100 %
         ax.set_yticks(range(0, 101, 20))
+    elif np.nanmin(np.r_[heights.ravel(), 0.0]) >= 0:
+        ax.set_ylim(0, 1.25 * top if top > 0 else 1.0)  # room for the labels
     ax.grid(axis="y", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:

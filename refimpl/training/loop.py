@@ -16,15 +16,14 @@ step where it first appeared.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from refimpl._progress import bars_wanted, tqdm
 from refimpl.autodiff import value_and_grad
 from refimpl.backend import get_namespace, make_rng, to_numpy
 from refimpl.nn.optim import max_norm
@@ -113,7 +112,7 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         start, history = int(saved["epoch"]), list(saved["history"])
         if not quiet:
             log(f"resuming from {checkpoint} after epoch {start}")
-    bar_off = quiet or not sys.stderr.isatty()
+    bar_off = quiet or not bars_wanted()
     steps_per_epoch = math.ceil(n / batch_size)
     for epoch in range(start, epochs):
         began = time.perf_counter()

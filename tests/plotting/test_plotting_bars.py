@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from plotting_checks import assert_png, legend_texts
 
-from refimpl.plotting import bar_table, min_perturbation_histogram
+from refimpl.plotting import attack_labels, bar_table, min_perturbation_histogram
 from refimpl.plotting.bars import _bar_table_figure, _min_perturbation_histogram_figure
 
 RNG = np.random.default_rng(0)
@@ -94,3 +94,37 @@ def test_bar_table_draws_raw_values_when_not_percent():
 def test_bar_table_rejects_bad_input(rows, columns, kwargs, message):
     with pytest.raises(ValueError, match=message):
         _bar_table_figure(rows, columns, **kwargs)
+
+
+def _value_texts(ax):
+    return [t for t in ax.texts if t.get_text()]
+
+
+def test_bar_table_value_labels_sit_above_the_bars_and_clear_of_the_paper_markers():
+    reference = [{"model": "plain", "l2": 0.52}, {"model": "Adv_Loss", "clean": 0.97}]
+    fig = _bar_table_figure(ROWS, COLUMNS, reference=reference)
+    (ax,) = fig.axes
+    texts = _value_texts(ax)
+    assert sorted(t.get_text() for t in texts) == sorted(["99.0", "50.0", "20.0", "98.5", "80.0"])
+    (paper,) = ax.get_lines()
+    marks = list(zip(paper.get_xdata(), paper.get_ydata()))
+    bars = [bar for container in ax.containers for bar in container]
+    for text in texts:
+        x, y = text.get_position()
+        bar = min(bars, key=lambda b: abs(b.get_x() + b.get_width() / 2 - x))
+        assert y > bar.get_height() and text.get_rotation() == 90
+        for mark_x, mark_y in marks:
+            if abs(mark_x - x) < 1e-9:
+                assert y >= mark_y + 3  # above the hollow circle, never across it
+
+
+def test_bar_table_column_labels_and_attack_labels():
+    titles = {"clean": "Clean", "l2": "l2", "Adv_Alpha": "Adv_Alpha"}
+    labels = attack_labels(COLUMNS, 1.5, titles, norm={"l2": "l2"})
+    assert labels == {"clean": "Clean", "l2": "l2\nl2 norm 1.5", "Adv_Alpha": "Adv_Alpha"}
+    assert attack_labels(["linf", "noise 0.1"], 0.3, {"linf": "FGSM (linf ball)"},
+                         norm="linf") == {"linf": "FGSM (linf ball)\nlinf norm 0.3",
+                                          "noise 0.1": "noise 0.1"}
+    fig = _bar_table_figure(ROWS, COLUMNS, column_labels=labels)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == \
+        ["Clean", "l2\nl2 norm 1.5", "Adv_Alpha"]

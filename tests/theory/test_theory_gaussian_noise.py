@@ -107,6 +107,8 @@ def test_lyu_tables_pipeline_on_blobs(tmp_path, capsys):
     for row in saved["rows"]:
         assert 0 <= row["p_miss"] <= 1 and all(0 <= v <= 1 for v in row["measured"])
         assert row["predicted"][0] >= row["p_miss"]
+        assert row["density_slope"] >= 0 and len(row["additional"]) == 2
+    assert "Table IX" in text
     assert len((tmp_path / "tables.csv").read_text().splitlines()) == 4
     assert (tmp_path / "fig7_min_perturbations_below_0.1.png").read_bytes()[:4] == b"\x89PNG"
 

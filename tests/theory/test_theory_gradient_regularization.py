@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from theory_strategies import FAST
@@ -103,3 +104,45 @@ def test_gaussian_check_detects_a_missing_half():
                                                             np.random.default_rng(0))
     assert abs(measured - predicted) <= 5 * stderr + 1e-7
     assert abs(measured - 2 * predicted) > 5 * stderr + 1e-7  # sigma^2 tr(H) is wrong
+
+
+@SMALL
+@given(seed=seeds, sizes=architectures)
+def test_second_order_terms_of_the_chain(seed, sizes):
+    params, x, label = model(seed, sizes)
+    sigma = 0.01
+    terms = gr.second_order_terms(params, x, label, sigma)
+    errors = gr.expansion_errors(params, x, label, sigma, 2.0)
+    # the "hessian" term is the true one: it is what the first-order expansion misses
+    np.testing.assert_allclose(errors["first_error"], terms["hessian"],
+                               rtol=0.05, atol=50 * sigma ** 3)
+    np.testing.assert_allclose(terms["gradient"],
+                               0.5 * sigma ** 2 * np.trace(gr.lemma_b1_sides(params, x, label)[1]),
+                               rtol=1e-9)  # eq. 18 -> 19: tr(J H_L J^T) = ||grad L||^2
+
+
+def test_eq20_overstates_the_second_order_term_for_softmax_regression():
+    """Linear logits: H = W (diag(y) - y y^T) W^T is PSD, so u'Hu <= tr(H); on 30 random
+    examples eq. 20's trace term is larger every time (median factor 3.3, up to 22), and
+    ||grad L||^2 lands on both sides of the true term."""
+    rng = np.random.default_rng(0)
+    ratios, gradient_ratios = [], []
+    for _ in range(30):
+        params = gr.init_mlp(rng, (8, 5))
+        x, label = rng.normal(size=8), int(rng.integers(5))
+        terms = gr.second_order_terms(params, x, label, 0.1)
+        assert terms["trace"] >= terms["hessian"] - 1e-15
+        ratios.append(terms["trace"] / terms["hessian"])
+        gradient_ratios.append(terms["gradient"] / terms["hessian"])
+    assert min(ratios) >= 1 - 1e-12 and np.median(ratios) > 2 and max(ratios) > 10
+    assert min(gradient_ratios) < 1 < max(gradient_ratios)  # ||grad L||^2 on both sides
+
+
+def test_theory_refuses_bad_sigma_and_p():
+    params, x, label = model(0, (4, 3))
+    with pytest.raises(ValueError, match="sigma"):
+        gr.expansion_errors(params, x, label, -0.1, 2.0)
+    with pytest.raises(ValueError, match="p must be"):
+        gr.expansion_errors(params, x, label, 0.1, 0.5)
+    with pytest.raises(ValueError, match="sigma"):
+        gr.second_order_terms(params, x, label, float("nan"))

@@ -42,7 +42,7 @@ def test_wrong_dual_norm_is_detected():
     jac, scores, y = problem(0)
     diff = jac[0] - jac[0, y[0]]
     gap = scores[0, y[0]] - scores[0]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         wrong = np.min(np.where(np.arange(4) == y[0], np.inf, gap / np.abs(diff).max(axis=1)))
     value, _ = linearized.minimal_perturbation_numerical(jac[0], scores[0], y[0], math.inf)
     np.testing.assert_allclose(linearized.minimal_perturbation(jac, scores, y, math.inf)[1][0],
@@ -83,3 +83,29 @@ def test_danskin_check_detects_the_clean_gradient():
     assert np.abs(clean - numeric).max() > 1e-2
     np.testing.assert_allclose(linearized.robust_logistic_loss(w, x, y, radius, 2.0),
                                adversarial_loss(w, x[None], np.array([y]), radius, 2.0))
+
+
+def test_unreachable_example_keeps_its_label_as_target():
+    jac = np.zeros((1, 3, 2))  # every class has the same Jacobian: nobody catches up
+    scores = np.array([[0.1, 0.2, 1.0]])
+    r, norm, target = linearized.minimal_perturbation(jac, scores, np.array([2]), 2.0)
+    assert norm[0] == np.inf and np.all(r[0] == 0)
+    assert target[0] == 2  # argmin over all-inf values would say class 0
+
+
+def test_the_papers_prop_3_as_printed_misses_the_optimal_value():
+    """l2: (gap / ||T_j - T_y||) (T_j - T_y) has norm gap, not gap / ||T_j - T_y||; l1: without
+    the sign of (T_j - T_y)_k the step can move away from class j."""
+    jac = np.array([[[0.0, 0.0], [-3.0, 1.0]]])  # T_y = 0 for y = 0, T_1 - T_y = (-3, 1)
+    scores, y = np.array([[2.0, 0.5]]), np.array([0])
+    gap, diff = 1.5, jac[0, 1] - jac[0, 0]
+    r, norm, _ = linearized.minimal_perturbation(jac, scores, y, 2.0)
+    np.testing.assert_allclose(norm[0], gap / np.linalg.norm(diff))
+    printed = gap / np.linalg.norm(diff) * diff
+    assert not np.isclose(np.linalg.norm(printed), norm[0])
+    np.testing.assert_allclose(np.linalg.norm(r[0]), norm[0])
+    r1, norm1, _ = linearized.minimal_perturbation(jac, scores, y, 1.0)
+    np.testing.assert_allclose(r1[0], [-gap / 3.0, 0.0])  # the sign of (T_j - T_y)_k = -3
+    unsigned = np.array([gap / 3.0, 0.0])
+    assert scores[0, 1] + diff @ unsigned < scores[0, 0]  # away from class 1: not a crossing
+    np.testing.assert_allclose(scores[0, 1] + diff @ r1[0], scores[0, 0])

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from theory_strategies import FAST, SCIPY, batches, exponents, radii, vectors
@@ -141,3 +142,27 @@ def test_k_support_ties_under_rounding():
     w = np.array([0.6, 0.7, 0.5, 0.3, 1.0, 1.0])
     np.testing.assert_allclose(norms.k_support_norm(w, 5), norms.k_support_norm_numerical(w, 5),
                                rtol=1e-7)
+
+
+@pytest.mark.parametrize("bad", [0.5, 0.0, -2.0, float("nan"), "two"])
+def test_p_below_one_or_not_a_number_is_refused_naming_p(bad):
+    g = np.array([1.0, -2.0, 0.5])
+    for call in (lambda: norms.dual_exponent(bad), lambda: norms.lp_norm(g, bad),
+                 lambda: norms.dual_lp_norm(g, bad), lambda: norms.lp_maximiser(g, 1.0, bad),
+                 lambda: norms.lp_maximiser_numerical(g, 1.0, bad)):
+        with pytest.raises(ValueError, match="^p must be a number in"):
+            call()
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_negative_or_nan_radius_is_refused_naming_radius(bad):
+    g = np.array([1.0, -2.0, 0.5])
+    for call in (lambda: norms.lp_maximiser(g, bad, 2.0),
+                 lambda: norms.k_support_maximiser(g, bad, 2)):
+        with pytest.raises(ValueError, match="^radius must be"):
+            call()
+
+
+def test_resolve_k_rounds_halves_to_even():
+    assert norms.resolve_k(0.5, 5) == 2 and norms.resolve_k(0.5, 7) == 4
+    assert norms.resolve_k(0.01, 5) == 1
