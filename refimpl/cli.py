@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-BACKENDS = ["numpy", "cupy"]
+BACKENDS = ["numpy", "cupy", "torch"]
 
 
 def _gradcheck_parser(commands):

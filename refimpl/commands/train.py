@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from refimpl import nn
-from refimpl.data.pipeline import PREPROCESSING, prepare
-from refimpl.backend import make_rng, namespace_by_name
+from refimpl.data.pipeline import PREPROCESSING, prepare, to_backend
+from refimpl.backend import compute_device, make_rng, namespace_by_name
 from refimpl.training import METHODS, evaluate, fit, get_method, load_checkpoint
 from refimpl.training.methods import options_of
 
@@ -54,13 +54,12 @@ def train(args) -> int:
     """Train, checkpoint every epoch, then write metrics.json and learning_curves.png."""
     began = time.perf_counter()
     xp = namespace_by_name(args.backend)
-    dtype = getattr(xp, args.dtype)
+    dtype, device = getattr(xp, args.dtype), compute_device(xp)
     arrays, ds = load_data(args.dataset, data_dir=args.data_dir, download=args.download,
                            preprocess=args.preprocess, subset=args.subset)
-    x_train, y_train, x_test, y_test = (xp.asarray(a) for a in arrays)
-    x_train, x_test = xp.astype(x_train, dtype), xp.astype(x_test, dtype)
+    x_train, y_train, x_test, y_test = to_backend(arrays, xp, dtype=dtype, device=device)
     model = nn.build(args.model, tuple(x_train.shape[1:]), ds.num_classes)
-    params = model.init(make_rng(args.seed, xp), dtype)
+    params = model.init(make_rng(args.seed, xp, device=device), dtype)
     out = Path(args.out or f"runs/{args.model}-{args.dataset}-seed{args.seed}")
     meta = {"dataset": args.dataset, "preprocess": args.preprocess, "subset": args.subset,
             "input_shape": list(model.input_shape), "num_classes": ds.num_classes,
@@ -95,14 +94,15 @@ def train(args) -> int:
 
 def evaluate_checkpoint(args) -> int:
     """Rebuild the model a checkpoint was trained as, and score it on its test set."""
-    xp = namespace_by_name(args.backend)
-    params, _, meta = load_checkpoint(args.checkpoint, xp)
+    xp, device = namespace_by_name(args.backend), compute_device(namespace_by_name(args.backend))
+    params, _, meta = load_checkpoint(args.checkpoint, xp, device=device)
     (_, _, x_test, y_test), ds = load_data(meta["dataset"], data_dir=args.data_dir,
                                            download=args.download,
                                            preprocess=meta.get("preprocess", "none"))
     model = nn.build(meta["model"], tuple(meta["input_shape"]), meta["num_classes"])
     dtype = getattr(xp, meta.get("dtype", "float32"))
-    scores = evaluate(model, params, xp.astype(xp.asarray(x_test), dtype), xp.asarray(y_test))
+    x_test, y_test = to_backend((x_test, y_test), xp, dtype=dtype, device=device)
+    scores = evaluate(model, params, x_test, y_test)
     report = {"checkpoint": str(args.checkpoint), "model": meta["model"],
               "dataset": meta["dataset"], "epochs_trained": meta["epoch"], "test": scores}
     print(f"{meta['model']} after {meta['epoch']} epochs on {meta['dataset']}: test accuracy "
