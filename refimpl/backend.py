@@ -213,7 +213,10 @@ class Random:
             self.device = torch.device(device) if device is not None else torch.get_default_device()
             if self.device.type != "cpu":
                 self._kind, self._gen = "torch", torch.Generator(device=self.device)
-                self._gen.manual_seed(seed) if seed is not None else self._gen.seed()
+                if seed is None:
+                    self._gen.seed()
+                else:
+                    self._gen.manual_seed(seed)
                 return
         self._gen = np.random.default_rng(seed)
 

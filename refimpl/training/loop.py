@@ -98,6 +98,10 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
     if not (isinstance(check_every, int) and check_every >= 1):
         raise ValueError(f"check_every: expected a positive int, got {check_every!r}")
     device = device_of(x)
+    elsewhere = [key for key, value in params.items() if device_of(value) != device]
+    if elsewhere:
+        raise ValueError(f"params: {elsewhere[0]!r} lives on {device_of(params[elsewhere[0]])!r}, "
+                         f"the training data on {device!r}; make them on one device")
     run = {"model": model.name, "seed": seed, "batch_size": batch_size,
            "method": getattr(method, "__name__", str(method)),
            "method_options": dict(getattr(method, "options", {})),

@@ -152,3 +152,13 @@ def test_check_every_is_validated():
     with pytest.raises(ValueError, match="check_every"):
         fit(model, model.init(make_rng(0)), (x, y), optimizer=nn.SGD(0.1), epochs=1,
             check_every=0)
+
+
+def test_params_on_another_device_are_refused():
+    model = mlp()
+    device1 = array_api_strict.Device("device1")
+    x = array_api_strict.zeros((4, D), device=device1)
+    y = array_api_strict.zeros((4,), dtype=array_api_strict.int64, device=device1)
+    with pytest.raises(ValueError, match="params: 'dense1.weight' lives on .*CPU_DEVICE"):
+        fit(model, model.init(make_rng(0, array_api_strict)), (x, y), optimizer=nn.SGD(0.1),
+            epochs=1)
