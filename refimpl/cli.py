@@ -21,7 +21,7 @@ from pathlib import Path
 from refimpl._malloc import tune_malloc
 from refimpl._threads import set_blas_threads
 
-BACKENDS = ["numpy", "cupy"]
+BACKENDS = ["numpy", "cupy", "torch"]
 
 from refimpl.commands.errors import EXIT_STATUSES, describe  # light: no arrays imported
 

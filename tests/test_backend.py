@@ -70,3 +70,71 @@ def test_dtype_helpers(xp):
 def test_unknown_backend_name():
     with pytest.raises(ValueError, match="backend"):
         backend.namespace_by_name("tensorflow")
+
+
+def test_device_of():
+    import array_api_strict
+    device1 = array_api_strict.Device("device1")
+    assert backend.device_of(np.ones(2)) == "cpu"
+    assert backend.device_of(array_api_strict.ones(2, device=device1)) == device1
+    assert backend.device_of(2.0) is None and backend.device_of(None) is None
+
+
+def test_every_draw_lands_on_the_requested_device():
+    import array_api_strict
+    device1 = array_api_strict.Device("device1")
+    rng = backend.make_rng(0, array_api_strict, device=device1)
+    draws = [rng.normal((3,)), rng.uniform((2, 2)), rng.integers(0, 4, (5,)), rng.permutation(6)]
+    assert all(a.device == device1 for a in draws)
+    # the same stream as on the CPU device (and as NumPy): one seed, one set of numbers
+    cpu = backend.make_rng(0, array_api_strict)
+    np.testing.assert_array_equal(backend.to_numpy(draws[0]), backend.to_numpy(cpu.normal((3,))))
+
+
+def test_state_restores_the_stream_bitwise(xp):
+    rng = backend.make_rng(11, xp)
+    rng.normal((3,))
+    state = rng.state()
+    after = [backend.to_numpy(rng.uniform((4,))), backend.to_numpy(rng.permutation(9))]
+    again = backend.make_rng(0, xp)
+    again.set_state(state)
+    assert after[0].tobytes() == backend.to_numpy(again.uniform((4,))).tobytes()
+    np.testing.assert_array_equal(after[1], backend.to_numpy(again.permutation(9)))
+
+
+def test_device1_refuses_implicit_copies_to_numpy():
+    """conftest makes array-api-strict's device1 behave as a GPU: no hidden np.asarray."""
+    import array_api_strict
+    x = array_api_strict.ones(3, device=array_api_strict.Device("device1"))
+    with pytest.raises(RuntimeError):
+        np.asarray(x)
+    with pytest.raises(RuntimeError):
+        np.from_dlpack(x)
+    np.testing.assert_array_equal(backend.to_numpy(x), np.ones(3))  # the explicit transfer
+
+
+def test_asarray_follows_like_onto_its_device():
+    import array_api_strict
+    device1 = array_api_strict.Device("device1")
+    like = array_api_strict.zeros((2,), dtype=array_api_strict.float32, device=device1)
+    out = backend.asarray([1.0, 2.0], like=like)
+    assert out.device == device1 and out.dtype == array_api_strict.float32
+
+
+def test_torch_by_name():
+    torch = pytest.importorskip("torch")
+    xp = backend.namespace_by_name("torch")
+    assert backend.get_namespace(torch.ones(2)) is xp
+    rng = backend.make_rng(3, xp, device="cpu")
+    first = backend.to_numpy(rng.normal((4,), dtype=xp.float64))
+    np.testing.assert_array_equal(first, backend.to_numpy(backend.make_rng(3).normal((4,), dtype=np.float64)))
+
+
+def test_cupy_without_a_usable_gpu_is_a_one_line_error():
+    reason = backend.cupy_problem()
+    if reason is None:
+        pytest.skip("CuPy computes here")
+    assert "\n" not in reason
+    with pytest.raises(RuntimeError, match="backend cupy: ") as info:
+        backend.namespace_by_name("cupy")
+    assert "\n" not in str(info.value)

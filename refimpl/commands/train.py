@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from refimpl import nn
-from refimpl.backend import make_rng, namespace_by_name
+from refimpl.backend import compute_device, make_rng, namespace_by_name
 from refimpl.commands.errors import CheckpointError, DataFileError
 from refimpl.commands.outdir import output_folder
-from refimpl.data.pipeline import PREPROCESSING, prepare
+from refimpl.data.pipeline import PREPROCESSING, prepare, to_backend
 from refimpl.training import METHODS, evaluate, fit, get_method, load_checkpoint
 from refimpl.training.checkpoint import check_params, write_text
 from refimpl.training.methods import options_of
@@ -88,13 +88,12 @@ def _train(args, out: Path) -> int:
     method = method_from_arguments(args)  # wrong options fail before any data is read
     schedule = nn.piecewise_constant(args.lr, _milestones(args.lr_milestones))
     xp = namespace_by_name(args.backend)
-    dtype = getattr(xp, args.dtype)
+    dtype, device = getattr(xp, args.dtype), compute_device(xp)
     arrays, ds = load_data(args.dataset, data_dir=args.data_dir, download=args.download,
                            preprocess=args.preprocess, subset=args.subset)
-    x_train, y_train, x_test, y_test = (xp.asarray(a) for a in arrays)
-    x_train, x_test = xp.astype(x_train, dtype), xp.astype(x_test, dtype)
+    x_train, y_train, x_test, y_test = to_backend(arrays, xp, dtype=dtype, device=device)
     model = nn.build(args.model, tuple(x_train.shape[1:]), ds.num_classes)
-    params = model.init(make_rng(args.seed, xp), dtype)
+    params = model.init(make_rng(args.seed, xp, device=device), dtype)
     meta = {"dataset": args.dataset, "preprocess": args.preprocess, "subset": args.subset,
             "input_shape": list(model.input_shape), "num_classes": ds.num_classes,
             "dtype": args.dtype, "optimizer": args.optimizer, "lr": args.lr,
@@ -161,8 +160,9 @@ def evaluate_checkpoint(args) -> int:
     """Rebuild the model a checkpoint was trained as, check its parameters against it, and
     score it on its test set."""
     xp = namespace_by_name(args.backend)
+    device = compute_device(xp)
     try:
-        params, _, meta = load_checkpoint(args.checkpoint, xp)
+        params, _, meta = load_checkpoint(args.checkpoint, xp, device=device)
     except ValueError as err:
         raise CheckpointError(f"{err}") from err
     model = _model_of_checkpoint(args.checkpoint, params, meta)
@@ -173,7 +173,8 @@ def evaluate_checkpoint(args) -> int:
         raise CheckpointError(f"checkpoint {args.checkpoint}: model input {model.input_shape} "
                               f"but {meta['dataset']} images are {tuple(x_test.shape[1:])}")
     dtype = getattr(xp, meta.get("dtype", "float32"))
-    scores = evaluate(model, params, xp.astype(xp.asarray(x_test), dtype), xp.asarray(y_test))
+    x_test, y_test = to_backend((x_test, y_test), xp, dtype=dtype, device=device)
+    scores = evaluate(model, params, x_test, y_test)
     report = {"checkpoint": str(args.checkpoint), "model": meta["model"],
               "dataset": meta["dataset"], "epochs_trained": meta["epoch"], "test": scores}
     print(f"{meta['model']} after {meta['epoch']} epochs on {meta['dataset']}: test accuracy "

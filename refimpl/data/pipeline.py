@@ -2,13 +2,19 @@
 
 ``prepare`` is what ``refimpl train`` and ``refimpl reproduce`` read their data through:
 load, apply one named preprocessing, optionally keep only the first training examples.
+``to_backend`` is the edge where those NumPy arrays cross to the array library and device that
+compute (once, before training; nothing crosses back inside a step).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from refimpl.data import transforms
 
-__all__ = ["prepare", "PREPROCESSING"]
+__all__ = ["prepare", "to_backend", "PREPROCESSING"]
 
 PREPROCESSING = ("none", "pad32-standardize")
 
@@ -35,3 +41,14 @@ def prepare(name: str, *, data_dir=None, download: bool = False, preprocess: str
     if subset is not None:
         x_train, y_train = x_train[:subset], y_train[:subset]
     return (x_train, y_train, x_test, y_test), ds
+
+
+def to_backend(arrays, xp, *, dtype=None, device: Any = None) -> tuple:
+    """NumPy ``arrays`` as arrays of ``xp`` on ``device``: floating ones as ``dtype`` (default:
+    kept), integer ones (labels) as int64. One host-to-device copy each."""
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        kind = dtype if np.issubdtype(a.dtype, np.floating) else xp.int64  # None: as it is
+        out.append(xp.asarray(a, dtype=kind, device=device))
+    return tuple(out)

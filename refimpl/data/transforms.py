@@ -12,7 +12,7 @@ import math
 import numbers
 from collections.abc import Sequence
 
-from refimpl.backend import Array, check_floating, get_namespace
+from refimpl.backend import Array, check_floating, device_of, get_namespace
 
 __all__ = ["pad", "center_crop", "to_grayscale", "rescale", "standardize", "unstandardize",
            "MNIST_PAD32_MEAN", "MNIST_PAD32_STD", "LUMA_BT601"]
@@ -56,7 +56,7 @@ def pad(x: Array, size: int) -> Array:
     if size < h or size < w:
         raise ValueError(f"pad: size {size} is smaller than the images ({h}x{w}); use center_crop")
     top, left = (size - h) // 2, (size - w) // 2
-    out = xp.zeros((n, c, size, size), dtype=x.dtype)
+    out = xp.zeros((n, c, size, size), dtype=x.dtype, device=device_of(x))
     out[:, :, top:top + h, left:left + w] = x
     return out
 
@@ -94,7 +94,7 @@ def to_grayscale(x: Array, weights: Sequence[float] = LUMA_BT601) -> Array:
     if x.shape[1] != len(weights):
         raise ValueError(f"to_grayscale: x: expected {len(weights)} channels, got {x.shape[1]}")
     xp = get_namespace(x)
-    w = xp.reshape(xp.asarray(weights, dtype=x.dtype), (1, len(weights), 1, 1))
+    w = xp.reshape(xp.asarray(weights, dtype=x.dtype, device=device_of(x)), (1, len(weights), 1, 1))
     return xp.sum(x * w, axis=1, keepdims=True)
 
 
@@ -121,7 +121,7 @@ def _per_channel(x, value, name, *, positive=False):
     if isinstance(value, numbers.Real):
         return float(value)
     xp = get_namespace(x)
-    value = xp.asarray(value, dtype=x.dtype)
+    value = xp.asarray(value, dtype=x.dtype, device=device_of(x))
     if x.ndim != 4 or value.shape != (x.shape[1],):
         raise ValueError(f"{name}: expected a scalar or one value per channel "
                          f"({x.shape[1] if x.ndim == 4 else '?'}), got shape {tuple(value.shape)}")

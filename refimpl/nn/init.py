@@ -1,7 +1,8 @@
 """Weight initialisers: He, Glorot and a plain uniform(-a, a), each a pure function of an rng.
 
 Every initialiser has the signature ``init(rng, shape, fan_in, fan_out, dtype) -> array`` where
-``rng`` is a :class:`refimpl.backend.Random` (it draws in its own namespace). ``fan_in`` is the
+``rng`` is a :class:`refimpl.backend.Random` (it draws in its own namespace, on its own device,
+so parameters land where ``make_rng(seed, xp, device=...)`` was told). ``fan_in`` is the
 number of inputs feeding one output unit (in_features for a dense layer, C * KH * KW for a
 convolution) and ``fan_out`` the number of units one input feeds.
 
@@ -48,7 +49,7 @@ def uniform(a: float) -> Initializer:
 
 def zeros(rng, shape, fan_in: int, fan_out: int, dtype) -> Array:
     """All zeros (biases)."""
-    return rng.xp.zeros(shape, dtype=dtype)
+    return rng.xp.zeros(shape, dtype=dtype, device=rng.device)
 
 
 _BY_NAME = {"he": he_normal, "glorot": glorot_uniform, "zeros": zeros}

@@ -120,7 +120,8 @@ def max_norm(params: dict, limit: float, *, keys=None) -> dict:
         xp = get_namespace(w)
         axes = (0,) if w.ndim == 2 else tuple(range(1, w.ndim))
         norms = xp.sqrt(xp.sum(w * w, axis=axes, keepdims=True))
-        out[key] = w * xp.minimum(xp.ones_like(norms), limit / xp.maximum(norms, xp.asarray(1e-30, dtype=w.dtype)))
+        floor = xp.full_like(norms, 1e-30)  # on w's device, like every array made here
+        out[key] = w * xp.minimum(xp.ones_like(norms), limit / xp.maximum(norms, floor))
     return out
 
 

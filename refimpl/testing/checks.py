@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from refimpl.backend import get_namespace, make_rng, to_numpy
+from refimpl.backend import device_of, get_namespace, make_rng, to_numpy
 
 Array = Any
 
@@ -46,16 +46,16 @@ def _inner(a, b) -> np.ndarray:
 
 
 def _random_feasible(xp, norm: Callable, shape, dtype, radius: np.ndarray, count: int, seed: int,
-                     params: dict, around=None):
+                     params: dict, around=None, device=None):
     """``count`` random batches on the sphere norm = radius.
 
     They cycle through Gaussian points, sign vectors, sparse points, signed one-hot vertices
     and, when ``around`` (a candidate) is given, small random moves away from the candidate:
     a candidate that is not a local maximiser loses to about half of those.
     """
-    rng = make_rng(seed, xp)
+    rng = make_rng(seed, xp, device=device)
     n, d = shape[0], math.prod(shape[1:])
-    r = xp.asarray(radius, dtype=dtype)
+    r = xp.asarray(radius, dtype=dtype, device=device)
     for i in range(count):
         kind = i % (5 if around is not None else 4)
         z = rng.normal(shape, dtype=dtype)
@@ -64,7 +64,7 @@ def _random_feasible(xp, norm: Callable, shape, dtype, radius: np.ndarray, count
         elif kind == 2:  # sparse: a few coordinates only
             z = z * xp.astype(rng.uniform(shape, dtype=dtype) < 0.2, dtype)
         elif kind == 3:  # a signed vertex e_j
-            hot = xp.arange(d)[None, :] == rng.integers(0, d, (n, 1))
+            hot = xp.arange(d, device=device)[None, :] == rng.integers(0, d, (n, 1))
             z = xp.reshape(xp.where(hot, xp.reshape(xp.sign(z), (n, d)), 0.0), shape)
         elif kind == 4:
             z = around + z * (0.05 * float(np.max(radius, initial=0.0)) / math.sqrt(d))
@@ -114,7 +114,7 @@ def check_steepest_ascent(steepest_ascent: Callable, norm: Callable, dual_norm: 
     _close(_inner(grad, delta) / scale, best / scale,
            "objective: <grad, delta> should equal radius * dual_norm(grad)", rtol, atol)
     for z in _random_feasible(xp, norm, tuple(grad.shape), grad.dtype, r, random_points, seed,
-                              params, around=delta):
+                              params, around=delta, device=device_of(grad)):
         value = _inner(grad, z)
         if np.any(value > best + rtol * scale + atol):
             raise AssertionError(f"optimality: a random feasible point reaches {value}, more than "
@@ -140,7 +140,7 @@ def _check_batch(steepest_ascent, grad, radius, delta, r, rtol, atol, params) ->
         alone = steepest_ascent(grad[i:i + 1, ...], float(r[i]), **params)
         _close(alone[0, ...], expected[i], f"batch independence: row {i} alone", rtol, tol)
     reverse = xp.flip(grad, axis=0)
-    _close(steepest_ascent(reverse, xp.asarray(r[::-1].copy(), dtype=grad.dtype), **params),
+    _close(steepest_ascent(reverse, xp.asarray(r[::-1].copy(), dtype=grad.dtype, device=device_of(grad)), **params),
            expected[::-1], "batch independence: reversed batch, (N,) radius", rtol, tol)
 
 

@@ -160,10 +160,11 @@ def read_npz(path, what: str) -> dict:
                          f"{type(err).__name__}: {err}") from err
 
 
-def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
+def load_checkpoint(path, xp: Any = None, *, device: Any = None) -> tuple[dict, dict, dict]:
     """Read a checkpoint written by :func:`save_checkpoint`: ``(params, opt_state, meta)``.
 
-    Arrays come back in ``xp`` (NumPy when omitted). Pickled objects are refused.
+    Arrays come back in ``xp`` (NumPy when omitted) on ``device`` (default: ``xp``'s default
+    device; pass ``device_of(x)`` of the data to train on). Pickled objects are refused.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -186,7 +187,8 @@ def load_checkpoint(path, xp: Any = None) -> tuple[dict, dict, dict]:
                          f"checkpoint of format {FORMAT_VERSION}")
     if not isinstance(meta.get("opt_step"), int):
         raise ValueError(f"checkpoint {path}: metadata lacks the optimizer step 'opt_step'")
-    convert = (lambda a: a) if xp is None else xp.asarray
+    def convert(a):
+        return a if xp is None else xp.asarray(a, device=device)
     params, slots = {}, {}
     for name, value in entries.items():
         kind, _, rest = name.partition("/")

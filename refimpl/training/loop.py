@@ -8,9 +8,11 @@ whole random state in two numbers it stores anyway, the seed and the epochs done
 run replays exactly the batches and masks the uninterrupted run would have drawn, on any backend
 (CuPy generators cannot export their state).
 
-Losses stay on the device during an epoch and are checked every ``check_every`` steps and at
-the end of the epoch; a NaN or infinite loss stops training with an error naming the epoch and
-step where it first appeared.
+Every array the loop makes (the shuffle's indices, the noise generator's draws) goes to the
+device of the training data, and a step makes no device-to-host synchronisation: the losses stay
+on the device, are read every ``check_every`` steps (between steps, one transfer for the lot)
+and at the end of the epoch, and a NaN or infinite loss stops training with an error naming the
+epoch and step where it first appeared.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from refimpl._progress import bars_wanted, tqdm
 from refimpl.autodiff import value_and_grad
-from refimpl.backend import get_namespace, make_rng, to_numpy
+from refimpl.backend import device_of, get_namespace, make_rng, to_numpy
 from refimpl.nn.optim import max_norm
 from refimpl.training.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.training.methods import normal
@@ -80,7 +82,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         resume: continue from ``checkpoint`` if it exists (same model, seed, batch size, method).
         meta: extra JSON-friendly metadata stored in the checkpoint (data set, options...).
         quiet: no progress bar and no per-epoch log lines.
-        check_every: steps between checks of the loss for NaN / inf.
+        check_every: steps between reads of the losses (one device-to-host copy each time, to
+            check for NaN / inf and update the progress bar); the end of an epoch reads too.
         log: where the per-epoch lines go.
     """
     check_pairs(train=train, test=test)
@@ -94,6 +97,13 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
     if not (isinstance(epochs, int) and epochs >= 0):
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
+    if not (isinstance(check_every, int) and check_every >= 1):
+        raise ValueError(f"check_every: expected a positive int, got {check_every!r}")
+    device = device_of(x)
+    elsewhere = [key for key, value in params.items() if device_of(value) != device]
+    if elsewhere:
+        raise ValueError(f"params: {elsewhere[0]!r} lives on {device_of(params[elsewhere[0]])!r}, "
+                         f"the training data on {device!r}; make them on one device")
     check_data(model, params, x, y, name="train")  # labels and dtypes once, before any step
     if test is not None:
         check_data(model, params, *test, name="test")
@@ -103,7 +113,7 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
            "optimizer": type(optimizer).__name__}
     opt_state, history, start = optimizer.init(params), [], 0
     if resume and checkpoint is not None and _exists(checkpoint):
-        params, opt_state, saved = load_checkpoint(checkpoint, xp)
+        params, opt_state, saved = load_checkpoint(checkpoint, xp, device=device)
         saved.setdefault("method_options", {})  # checkpoints written before methods had options
         mismatched = {k: (saved.get(k), v) for k, v in run.items() if saved.get(k) != v}
         if mismatched:
@@ -117,8 +127,9 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
     for epoch in range(start, epochs):
         began = time.perf_counter()
         lr = schedule(epoch) if schedule is not None else optimizer.lr
-        order = xp.asarray(make_rng(epoch_seed(seed, epoch, 0)).permutation(n))
-        noise = make_rng(epoch_seed(seed, epoch, 1), xp)
+        # the same order on every backend: drawn on the host, copied to the device once an epoch
+        order = xp.asarray(make_rng(epoch_seed(seed, epoch, 0)).permutation(n), device=device)
+        noise = make_rng(epoch_seed(seed, epoch, 1), xp, device=device)
         step_loss = value_and_grad(lambda p, xb, yb: method(model, p, xb, yb, rng=noise))
         losses, total = [], 0.0
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", disable=bar_off,

@@ -213,7 +213,8 @@ def test_dropout_gradient_is_the_mask(xp):
     """The mask is a constant of the step: d/dx sum(dropout(x) * u) = mask * u."""
     layer, rng = nn.Dropout(0.3), np.random.default_rng(5)
     x, u = rand(xp, rng, (6, 8)), rand(xp, rng, (6, 8))
-    mask = to_numpy(layer.apply({}, xp.ones((6, 8)), train=True, rng=make_rng(1, xp)))
+    mask = to_numpy(layer.apply({}, xp.ones((6, 8), dtype=xp.float64), train=True,
+                                rng=make_rng(1, xp)))
     g = grad(lambda x: ops.sum(ops.multiply(layer.apply({}, x, train=True, rng=make_rng(1, xp)),
                                             u)))(x)
     assert_namespace(g, xp)

@@ -83,7 +83,7 @@ def test_every_model_has_a_case():
 class ShapeOnlyRng:
     """Stands in for a Random where only shapes matter: draws are free broadcast zeros."""
 
-    xp = np
+    xp, device = np, "cpu"
 
     def normal(self, shape, *, dtype=None, **_):
         return np.broadcast_to(np.zeros((), dtype=dtype), shape)
