@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from refimpl.backend import make_rng
+from refimpl.backend import device_of, make_rng
 from refimpl.perturbations._model import check_label_range
 
 from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
@@ -67,8 +67,9 @@ def attack_batches(model, params: dict, x: Array, y: Array, attack: Any, *, radi
     check_batch_size(batch_size)
     check_attack_mode(attack_mode)
     seed = check_seed(seed)
-    noise_rng = make_rng(seed, xp) if spec is not None and spec.random else None
-    gradient_fn = _gradient_model(model, params, attack_mode, make_rng(seed, xp))
+    noise_rng = make_rng(seed, xp, device=device_of(x)) if spec is not None and spec.random else None
+    gradient_fn = _gradient_model(model, params, attack_mode,
+                                   make_rng(seed, xp, device=device_of(x)))
     predict = logits_of(model, params)
 
     def walk():

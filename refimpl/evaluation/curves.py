@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from refimpl.backend import make_rng, to_numpy
+from refimpl.backend import device_of, make_rng, to_numpy
 from refimpl.perturbations.random_noise import gaussian_noise
 from refimpl.perturbations.search import minimum_perturbation
 
@@ -83,7 +83,7 @@ def gaussian_noise_error(model, params: dict, x: Array, y: Array, *,
     sigmas = [check_radius(s, "sigmas") for s in sigmas]
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ValueError(f"draws: expected an int >= 1, got {draws!r}")
-    rng = make_rng(check_seed(seed), xp)
+    rng = make_rng(check_seed(seed), xp, device=device_of(x))
     n, errors = x.shape[0], {}
     for sigma in sigmas:
         hits = 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from refimpl.backend import get_namespace, kth_largest
+from refimpl.backend import device_of, get_namespace, kth_largest
 
 from ._batch import check_finite, flat, safe_divide, unit_l2
 from .lp import radius_in_dtype
@@ -73,7 +73,8 @@ def norm(w: Array, k: Any) -> Array:
     head = xp.cumulative_sum(u * u, axis=1, include_initial=True)[:, :k]  # j: sum of top j
     tail = xp.flip(xp.cumulative_sum(xp.flip(u, axis=1), axis=1), axis=1)[:, :k]  # j: i >= j
     # Column j (0-based) is the candidate r = k-1-j: head of j entries, tail of D-j entries.
-    count = xp.asarray([float(k - j) for j in range(k)], dtype=u.dtype)[None, :]  # r + 1
+    count = xp.asarray([float(k - j) for j in range(k)], dtype=u.dtype,
+                       device=device_of(u))[None, :]  # r + 1
     slack = 1 - 4 * k * xp.finfo(u.dtype).eps  # rounding in the sums, harmless at ties
     feasible = tail >= u[:, :k] * count * slack
     value = xp.where(feasible, head + tail * tail / count, math.inf)

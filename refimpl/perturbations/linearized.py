@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from refimpl.backend import get_namespace
+from refimpl.backend import device_of, get_namespace
 
 from . import lp
 from ._batch import check_finite
@@ -77,7 +77,7 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     check_finite(scores, "scores")
     d = math.prod(jac.shape[2:])
     t = xp.reshape(jac, (n, k, d))
-    is_y = xp.arange(k)[None, :] == xp.astype(y, xp.int64)[:, None]  # (N, K)
+    is_y = xp.arange(k, device=device_of(t))[None, :] == xp.astype(y, xp.int64)[:, None]  # (N, K)
     labels = xp.astype(y, xp.int64)
     t_y = xp.take_along_axis(t, labels[:, None, None], axis=1)[:, 0, :]  # (N, D)
     diff = t - t_y[:, None, :]  # (N, K, D): T_j - T_y

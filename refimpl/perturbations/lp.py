@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from refimpl.backend import get_namespace
+from refimpl.backend import device_of, get_namespace
 
 from ._batch import check_finite, check_radius, flat, per_example, safe_divide, scale_rows
 
@@ -135,7 +135,7 @@ def steepest_ascent(grad: Array, radius: Any, p: float) -> Array:
     top = xp.max(a, axis=1, keepdims=True)
     if p == 1:  # the whole radius on the first coordinate of largest |g|
         first = xp.argmax(a, axis=1)
-        one_hot = xp.arange(g.shape[1])[None, :] == first[:, None]
+        one_hot = xp.arange(g.shape[1], device=device_of(g))[None, :] == first[:, None]
         direction = xp.where(one_hot, xp.sign(g), 0.0)
     elif p == 2:
         s = safe_divide(a, top)  # (N, D) in [0, 1]: scaling leaves the closed form unchanged
@@ -193,7 +193,7 @@ def _project_l1(v: Array, r: Array) -> Array:
     a = xp.abs(v)
     u = xp.flip(xp.sort(a, axis=1), axis=1)  # (N, D), decreasing
     cumulative = xp.cumulative_sum(u, axis=1)
-    j = xp.arange(1, v.shape[1] + 1, dtype=v.dtype)[None, :]
+    j = xp.arange(1, v.shape[1] + 1, dtype=v.dtype, device=device_of(v))[None, :]
     # u_j > (sum_{i<=j} u_i - r) / j holds exactly for j = 1..rho (a prefix).
     active = u * j > cumulative - r[:, None]
     # rho >= 1 in exact arithmetic (j = 1 always holds); rounding can lose it when r << |v|.

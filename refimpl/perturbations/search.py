@@ -18,7 +18,7 @@ import numpy as np
 
 from refimpl import ops
 from refimpl.autodiff import value_and_grad
-from refimpl.backend import get_namespace, to_numpy
+from refimpl.backend import device_of, get_namespace, to_numpy
 from refimpl.tracer import getval
 
 from ._batch import check_radius, count_true, flat, per_example, to_l2
@@ -70,7 +70,7 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
         xi, ti = x[i:i + 1, ...], target[i:i + 1]
 
         def objective(d_flat, c):
-            d = xp.asarray(np.reshape(d_flat, shape), dtype=x.dtype)
+            d = xp.asarray(np.reshape(d_flat, shape), dtype=x.dtype, device=device_of(x))
             value, g = value_and_grad(lambda dd: ops.add(
                 ops.multiply(c, ops.sum(ops.multiply(dd, dd))),
                 ops.sum(loss_fn(logits_fn(ops.add(xi, dd)), ti))))(d)
@@ -82,7 +82,7 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
         for _ in range(search_steps):
             d = minimize(objective, np.zeros(len(bounds)), args=(c_now,), jac=True,
                          method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter}).x
-            d_arr = xp.asarray(np.reshape(d, shape), dtype=x.dtype)
+            d_arr = xp.asarray(np.reshape(d, shape), dtype=x.dtype, device=device_of(x))
             reached = bool(getval(correct(getval(logits_fn(xi + d_arr)), ti))[0])
             if reached:
                 if not success[i] or np.sum(d * d) < np.sum(best[i] ** 2):
@@ -96,9 +96,11 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
                 c_now /= 2.0
             else:
                 c_now = math.sqrt(c_ok * c_fail)
-    x_adv, delta = finish(x, xp.asarray(best, dtype=x.dtype), clip=clip,
-                          perturb=xp.asarray(success))
-    return AttackResult(x_adv, delta, zero_grad, xp.asarray(success))
+    on = device_of(x)
+    reached = xp.asarray(success, device=on)
+    x_adv, delta = finish(x, xp.asarray(best, dtype=x.dtype, device=on), clip=clip,
+                          perturb=reached)
+    return AttackResult(x_adv, delta, zero_grad, reached)
 
 
 class MinimumPerturbation(NamedTuple):
@@ -143,13 +145,14 @@ def minimum_perturbation(logits_fn: Callable, x: Array, y: Array, *, max_radius:
     def changed(t):  # (N,) bool: the prediction at x + t u differs from y
         return ~correct(getval(logits_fn(x + per_example(t, x.ndim) * u)), y)
 
-    lo = xp.zeros((n,), dtype=x.dtype)
-    hi = xp.full((n,), math.inf, dtype=x.dtype)
-    found = xp.zeros((n,), dtype=xp.bool)
+    on = device_of(x)
+    lo = xp.zeros((n,), dtype=x.dtype, device=on)
+    hi = xp.full((n,), math.inf, dtype=x.dtype, device=on)
+    found = xp.zeros((n,), dtype=xp.bool, device=on)
     previous = 0.0
     for j in range(1, grid_points + 1):
         t = max_radius * j / grid_points
-        new = changed(xp.full((n,), t, dtype=x.dtype)) & right & ~found & ~zero
+        new = changed(xp.full((n,), t, dtype=x.dtype, device=on)) & right & ~found & ~zero
         lo, hi = xp.where(new, previous, lo), xp.where(new, t, hi)
         found, previous = found | new, t
     for _ in range(bisection_steps):
