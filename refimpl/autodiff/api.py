@@ -1,58 +1,42 @@
-"""The functional interface: grad, value_and_grad, vjp, jacobian, stop_gradient.
+"""The functional interface: grad, value_and_grad, vjp, elementwise_grad, stop_gradient.
 
 Each function opens a new trace, boxes the argument(s) being differentiated, runs ``f`` and
-runs the backward pass of :mod:`refimpl.tracer`. Arguments may be arrays or dicts of arrays
-(model parameters); gradients come back in the same structure.
+runs the backward pass of :mod:`refimpl.tracer`. Arguments may be arrays, Python floats, or
+dicts, lists and tuples of them (model parameters); gradients come back in the same structure.
+Derived transformations (jacobian, hessian, hvp, jvp) are in :mod:`.transforms`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from refimpl import ops
 from refimpl.backend import get_namespace
-from refimpl.tracer import Node, Tensor, backward, getval, new_trace
+from refimpl.ops._util import as_array
+from refimpl.tracer import Tensor, backward, getval, new_trace
+
+from ._tree import box, leaves, tree_map, unbox_like
 
 Array = Any
 
-__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "value_and_jacobian", "stop_gradient"]
+__all__ = ["grad", "value_and_grad", "vjp", "elementwise_grad", "stop_gradient"]
 
 
-def _box(arg, trace: int, name: str):
-    """Box an array or every array of a dict; returns (boxed, flat list of source nodes)."""
-    if isinstance(arg, dict):
-        boxed, sources = {}, []
-        for key, value in arg.items():
-            boxed[key], (source,) = _box(value, trace, f"{name}[{key!r}]")
-            sources.append(source)
-        return boxed, sources
-    raw = getval(arg)
-    if not hasattr(raw, "dtype"):
-        raise TypeError(f"{name}: expected an array or a dict of arrays, got {type(arg).__name__}")
-    if not get_namespace(raw).isdtype(raw.dtype, "real floating"):
-        raise TypeError(f"{name}: can only differentiate with respect to floating arrays "
-                        f"(float32 or float64), got dtype {raw.dtype}")
-    source = Node(None, (), {}, arg, (), ())
-    return Tensor(arg, trace, source), [source]
+def _name(f) -> str:
+    return getattr(f, "__name__", type(f).__name__)
 
 
-def _unflatten(arg, grads: list):
-    """Put per-source gradients back into the structure of ``arg`` (zeros where ``None``)."""
-    if isinstance(arg, dict):
-        return {key: _zeros_if_none(g, value) for (key, value), g in zip(arg.items(), grads)}
-    return _zeros_if_none(grads[0], arg)
-
-
-def _zeros_if_none(g, like):
-    if g is not None:
-        return g
-    raw = getval(like)
-    return get_namespace(raw).zeros_like(raw)
-
-
-def _ones_like(x):
-    raw = getval(x)
-    return get_namespace(raw).ones_like(raw)
+def _argnums(argnum, argnums, nargs: int, f, fname: str):
+    """The tuple of argument positions to differentiate, checked against the call."""
+    chosen = argnum if argnums is None else argnums
+    many = isinstance(chosen, (tuple, list))
+    positions = tuple(chosen) if many else (chosen,)
+    for i in positions:
+        if isinstance(i, bool) or not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{fname}: argnum {i!r} is out of range for {_name(f)} called with "
+                             f"{nargs} positional argument(s)")
+    return tuple(i % nargs for i in positions), many
 
 
 def _trace_of(out, trace: int, fname: str):
@@ -65,116 +49,130 @@ def _trace_of(out, trace: int, fname: str):
     return None
 
 
-def value_and_grad(f: Callable, argnum: int = 0) -> Callable:
+def _ones_like(x):
+    raw = as_array(getval(x))
+    return get_namespace(raw).ones_like(raw)
+
+
+def value_and_grad(f: Callable, argnum: int = 0, *, has_aux: bool = False,
+                   argnums=None) -> Callable:
     """``f`` -> a function returning ``(f(*args), d f / d args[argnum])``.
 
-    ``f`` must return a scalar: a 0-d array, an array of one element, or a Python number (when
-    it does not depend on the argument). The gradient has the structure, shape and dtype of
-    ``args[argnum]``; where ``f`` does not depend on it, zeros.
+    Args:
+        f: returns a scalar (a 0-d array, an array of one element, or a Python number when
+            it does not depend on the argument); with ``has_aux``, a pair (scalar, aux).
+        argnum: the position of the argument to differentiate, or a tuple of positions
+            (then the gradient is a tuple, one entry per position). ``argnums`` is JAX's name.
+        has_aux: ``f`` returns (loss, aux); aux (e.g. logits) comes back without derivative.
+
+    Returns:
+        A function of f's arguments returning ``(value, gradient)``, or with ``has_aux``
+        ``((value, aux), gradient)``. Each gradient has the structure, shape and dtype of its
+        argument; where ``f`` does not depend on it, zeros.
     """
     def value_and_grad_f(*args, **kwargs):
+        positions, many = _argnums(argnum, argnums, len(args), f, "grad")
         trace = new_trace()
-        boxed, sources = _box(args[argnum], trace, f"argument {argnum} of {_name(f)}")
-        out = f(*args[:argnum], boxed, *args[argnum + 1:], **kwargs)
+        sources = [[] for _ in positions]
+        boxed = list(args)
+        for i, group in zip(positions, sources):
+            boxed[i] = box(args[i], trace, f"argument {i} of {_name(f)}", group)
+        out = f(*boxed, **kwargs)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError(f"grad: with has_aux=True, f ({_name(f)}) must return a pair "
+                                f"(scalar, aux), got {type(out).__name__}")
+            out, aux = out
         value = out.value if type(out) is Tensor and out.trace == trace else out
-        size = 1 if type(out) in (int, float) else getattr(getval(out), "size", None)
-        if size != 1:
-            shape = getattr(getval(out), "shape", type(out).__name__)
+        if not hasattr(getval(value), "shape") and type(value) not in (int, float):
+            raise TypeError(f"grad: f ({_name(f)}) must return a scalar to be differentiated, "
+                            f"got {type(value).__name__}")
+        shape = tuple(getattr(getval(value), "shape", ()))
+        if math.prod(shape) != 1:
             raise TypeError(f"grad: f ({_name(f)}) must return a scalar to be differentiated, "
                             f"got an output of shape {shape}; use vjp or jacobian instead")
         boxed_out = _trace_of(out, trace, "grad")
-        grads = [None] * len(sources)
-        if boxed_out is not None:
-            grads = backward(boxed_out, _ones_like(value), sources)
-        return value, _unflatten(args[argnum], grads)
+        flat = [s for group in sources for s in group]
+        found = backward(boxed_out, _ones_like(value), flat) if boxed_out is not None else \
+            [None] * len(flat)
+        grads, start = [], 0
+        for i, group in zip(positions, sources):
+            grads.append(unbox_like(args[i], found[start:start + len(group)]))
+            start += len(group)
+        g = tuple(grads) if many else grads[0]
+        return ((value, stop_gradient(aux)), g) if has_aux else (value, g)
     return value_and_grad_f
 
 
-def grad(f: Callable, argnum: int = 0) -> Callable:
-    """``f`` -> the function computing the gradient of scalar ``f`` in ``args[argnum]``."""
-    value_and_grad_f = value_and_grad(f, argnum)
-    return lambda *args, **kwargs: value_and_grad_f(*args, **kwargs)[1]
+def grad(f: Callable, argnum: int = 0, *, has_aux: bool = False, argnums=None) -> Callable:
+    """``f`` -> the function computing the gradient of scalar ``f`` in ``args[argnum]``.
+
+    As :func:`value_and_grad` without the value: returns the gradient, or ``(gradient, aux)``
+    with ``has_aux``.
+    """
+    value_and_grad_f = value_and_grad(f, argnum, has_aux=has_aux, argnums=argnums)
+
+    def grad_f(*args, **kwargs):
+        value, g = value_and_grad_f(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return grad_f
 
 
 def vjp(f: Callable, *args):
     """Run ``f(*args)`` once and return ``(out, vjp_fn)``.
 
-    ``vjp_fn(g)`` takes a cotangent shaped like ``out`` and returns the tuple
+    ``vjp_fn(g)`` takes a cotangent of the shape of ``out`` and returns the tuple
     ``(g^T d out / d args[0], ...)``, one gradient per argument. It can be called many times:
     each call is one backward pass over the same recorded forward pass.
+
+    Raises (from ``vjp_fn``):
+        ValueError: naming the expected shape when ``g`` is not shaped like ``out``.
     """
     trace = new_trace()
-    boxed, sources = zip(*(_box(a, trace, f"argument {i} of {_name(f)}")
-                           for i, a in enumerate(args)))
+    sources = [[] for _ in args]
+    boxed = [box(a, trace, f"argument {i} of {_name(f)}", group)
+             for i, (a, group) in enumerate(zip(args, sources))]
     out = f(*boxed)
     value = out.value if type(out) is Tensor and out.trace == trace else out
     boxed_out = _trace_of(out, trace, "vjp")
+    expected = tuple(getattr(getval(value), "shape", ()))
 
     def vjp_fn(g):
+        g = as_array(g, like=value) if hasattr(getval(value), "shape") else g
+        if tuple(getattr(g, "shape", ())) != expected:
+            raise ValueError(f"vjp: the cotangent g must have the output's shape {expected}, got "
+                             f"shape {tuple(getattr(g, 'shape', ()))}")
         flat = [s for group in sources for s in group]
         grads = backward(boxed_out, g, flat) if boxed_out is not None else [None] * len(flat)
         result, start = [], 0
         for arg, group in zip(args, sources):
-            result.append(_unflatten(arg, grads[start:start + len(group)]))
+            result.append(unbox_like(arg, grads[start:start + len(group)]))
             start += len(group)
         return tuple(result)
     return value, vjp_fn
 
 
-def value_and_jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) -> Callable:
-    """``f`` -> a function returning ``(f(*args), J)``, J the Jacobian in ``args[argnum]``.
+def elementwise_grad(f: Callable, argnum: int = 0) -> Callable:
+    """``f`` -> the gradient of ``sum(f(...))`` in ``args[argnum]``: for an elementwise ``f``, the
+    derivative at each entry (as autograd's elementwise_grad)."""
+    def elementwise_grad_f(*args, **kwargs):
+        (i,), _ = _argnums(argnum, None, len(args), f, "elementwise_grad")
 
-    Batched (the default): ``f`` maps a batch x (N, ...) to outputs (N, K) example by example
-    (row n of the output depends on row n of x only). Then J (N, K, ...) holds
-    J[n, k] = d out[n, k] / d x[n], from ONE forward pass over the batch and K backward passes
-    over the recorded graph, pass k seeding every row with the one-hot cotangent e_k (because
-    rows are independent, sum_m d out[m, k] / d x[n] is d out[n, k] / d x[n]). Sharing the
-    forward pass makes the Jacobian cost about K input gradients' backward halves plus one
-    forward, instead of K full passes.
-
-    Unbatched: ``f`` is any map; J has shape out.shape + x.shape, from one backward pass per
-    output element over a single shared forward pass.
-    """
-    def batched_value_and_jacobian(*args, **kwargs):
-        x = args[argnum]
-        call = lambda z: f(*args[:argnum], z, *args[argnum + 1:], **kwargs)  # noqa: E731
-        value, vjp_fn = vjp(call, x)
-        raw = getval(value)
-        if raw.ndim != 2 or raw.shape[0] != x.shape[0]:
-            raise ValueError(f"jacobian: a batched f must map (N, ...) to (N, K), got "
-                             f"{tuple(raw.shape)} for N = {x.shape[0]}; use batched=False")
-        xp = get_namespace(raw)
-        n, k = raw.shape
-        eye = xp.eye(k, dtype=raw.dtype)
-        rows = [vjp_fn(xp.broadcast_to(eye[j:j + 1, :], (n, k)))[0] for j in range(k)]
-        return value, ops.stack(rows, axis=1)  # (N, K, ...)
-
-    def full_value_and_jacobian(*args, **kwargs):
-        x = args[argnum]
-        call = lambda z: f(*args[:argnum], z, *args[argnum + 1:], **kwargs)  # noqa: E731
-        value, vjp_fn = vjp(call, x)
-        raw = getval(value)
-        xp = get_namespace(raw)
-        basis = xp.reshape(xp.eye(raw.size, dtype=raw.dtype), (raw.size,) + tuple(raw.shape))
-        rows = [vjp_fn(basis[i, ...])[0] for i in range(raw.size)]
-        jac = ops.reshape(ops.stack(rows, axis=0), shape=tuple(raw.shape) + tuple(x.shape))
-        return value, jac
-
-    return batched_value_and_jacobian if batched else full_value_and_jacobian
-
-
-def jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) -> Callable:
-    """``f`` -> the function computing its Jacobian; see :func:`value_and_jacobian`."""
-    value_and_jacobian_f = value_and_jacobian(f, argnum, batched=batched)
-    return lambda *args, **kwargs: value_and_jacobian_f(*args, **kwargs)[1]
-
-
-def _name(f) -> str:
-    return getattr(f, "__name__", type(f).__name__)
+        def call(z):
+            return f(*args[:i], z, *args[i + 1:], **kwargs)
+        out, vjp_fn = vjp(call, args[i])
+        return vjp_fn(_ones_like(out))[0]
+    return elementwise_grad_f
 
 
 def stop_gradient(x):
-    """``x`` as a constant: its raw value under every trace (dicts are handled entrywise)."""
-    if isinstance(x, dict):
-        return {key: getval(value) for key, value in x.items()}
-    return getval(x)
+    """``x`` as a constant: its raw value under every trace (trees are handled leafwise)."""
+    return tree_map(getval, x)
+
+
+def inner_product(a_trees, b_trees):
+    """sum over all leaves of <a, b> for two trees (or tuples of trees); differentiable."""
+    total = 0.0
+    for a, b in zip(leaves(a_trees), leaves(b_trees)):
+        total = ops.add(total, ops.sum(ops.multiply(a, b)))
+    return total
