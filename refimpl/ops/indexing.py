@@ -82,7 +82,8 @@ take_along_axis.defvjp(take_along_axis_vjp, None)
 def sort(x, axis: int = -1, *, descending: bool = False, stable: bool = True):
     """The values of ``x`` sorted along ``axis`` (a gather by argsort; ties keep their order)."""
     raw = getval(x)
-    order = xp_of(raw).argsort(raw, axis=axis, descending=descending, stable=stable)
+    key = -raw if descending else raw  # (NumPy's own argsort has no ``descending``)
+    order = xp_of(raw).argsort(key, axis=axis, stable=stable)
     return take_along_axis(x, order, axis=axis)
 
 
