@@ -16,11 +16,11 @@ from refimpl.tracer import Tensor, getval, primitive
 
 from .contractions import dot, einsum, inner, outer, tensordot
 from .conv import col2im, conv2d, conv_output_size, im2col, max_pool2d, maxout
-from .elementwise import (add, astype, clip, divide, maximum, minimum, multiply, negative, square,
+from .arithmetic import (add, astype, clip, divide, maximum, minimum, multiply, negative, square,
                           subtract, unbroadcast, where, zeros_like_value)
 from .indexing import getitem, sort, take, take_along_axis
 from .linalg import linear, matmul
-from .nonlinear import (abs, cos, exp, expm1, log, log1p, log2, logaddexp, power, relu, sigmoid,
+from .elementwise import (abs, cos, exp, expm1, log, log1p, log2, logaddexp, power, relu, sigmoid,
                         sign, sin, softplus, sqrt, tanh)
 from .norms import vector_norm
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ._util import as_array, device_of, xp_of
-from .elementwise import multiply
+from .arithmetic import multiply
 from .linalg import matmul
 from .reductions import sum
 from .shape import broadcast_to, permute_dims, reshape

@@ -1,215 +1,236 @@
-"""Elementwise arithmetic with broadcasting, each primitive with its VJP just below it.
+"""Elementwise functions: powers, exponentials, logarithms, trigonometry and activations, each
+primitive with its VJP just below it (arithmetic, where and clip are in :mod:`.arithmetic`).
 
-Binary operations broadcast like the array API. Their VJPs all end in one rule,
-:func:`unbroadcast`: a gradient of the broadcast shape is summed back to the shape of the
-argument it belongs to. VJPs are written with these same primitives, so they can be
-differentiated again. Transcendental functions and activations are in :mod:`.nonlinear`.
-
-VJPs call the functions (``multiply(g, y)``) rather than the operators (``g * y``): a raw
-array-api-strict array refuses to multiply a traced value instead of deferring to it, and at
-higher orders ``g`` may be raw while ``y`` is traced.
+Every VJP is written with differentiable ops (often reusing the output, as in
+d e^x = e^x), so all orders of derivative work. A Python or NumPy scalar argument is taken as
+a 0-d array: ``tanh(0.3)`` is a float64 0-d NumPy array, as ``numpy.tanh`` would give.
 """
 
 from __future__ import annotations
 
+import math
+
 from refimpl.backend import check_one_library
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, shape_of, xp_of
-from .shape import sum_to_shape
+from ._util import array_and_namespace, as_array, is_scalar, shape_of, xp_of
+from .arithmetic import (add, divide, multiply, negative, subtract, unbroadcast, where,
+                          zeros_like_value)
 
-__all__ = [
-    "add", "subtract", "multiply", "divide", "negative", "square", "maximum", "minimum", "where",
-    "clip", "astype", "unbroadcast", "zeros_like_value",
-]
-
-
-def unbroadcast(g, shape):
-    """Sum ``g`` over the axes that broadcasting added or stretched, giving shape ``shape``.
-
-    If ``y = broadcast_to(x, s)`` then dL/dx = unbroadcast(dL/dy, x.shape).
-    """
-    if tuple(shape_of(g)) == tuple(shape):
-        return g
-    return sum_to_shape(g, shape=tuple(shape))
-
-
-def zeros_like_value(x):
-    """A constant array of zeros shaped like ``x`` (the gradient of a piecewise-constant op)."""
-    x, xp = array_and_namespace(getval(x))
-    return xp.zeros_like(x)
+__all__ = ["power", "exp", "expm1", "log", "log1p", "log2", "sqrt", "abs", "sign", "sin", "cos",
+           "tanh", "sigmoid", "relu", "softplus", "logaddexp"]
 
 
 @primitive
-def add(x, y):
-    """x + y."""
-    check_one_library(x, y, name="add")
-    return x + y
+def power(x, y):
+    """x ** y. Derivatives: y x**(y-1) in x (0 where y = 0, also at x = 0), x**y log x in y
+    (0 where x = 0: 0**y is constant in y > 0)."""
+    check_one_library(x, y, name="power")
+    return x ** y
 
 
-def add_vjp_x(g, out, x, y):
-    return unbroadcast(g, shape_of(x))
+def power_vjp_x(g, out, x, y):
+    if is_scalar(y):  # x**2, x**0.5: the common case, no masks needed
+        slope = multiply(power(x, y - 1), y) if y != 0 else zeros_like_value(x)
+    else:
+        y_raw = getval(y)
+        base = where(y_raw == 0, 1.0, x)  # x**0 = 1 whatever x: slope 0, even at x = 0
+        slope = multiply(power(base, subtract(y, 1.0)), y)
+    return unbroadcast(multiply(g, slope), shape_of(x))
 
 
-def add_vjp_y(g, out, x, y):
-    return unbroadcast(g, shape_of(y))
+def power_vjp_y(g, out, x, y):
+    x = as_array(x, like=out)  # 2.0 ** y: the base becomes an array of y's kind
+    safe = where(getval(x) == 0, 1.0, x)  # log 1 = 0: zero slope where the base is 0
+    return unbroadcast(multiply(multiply(g, out), log(safe)), shape_of(y))
 
 
-add.defvjp(add_vjp_x, add_vjp_y)
-
-
-@primitive
-def subtract(x, y):
-    """x - y."""
-    check_one_library(x, y, name="subtract")
-    return x - y
-
-
-def subtract_vjp_y(g, out, x, y):
-    return unbroadcast(negative(g), shape_of(y))
-
-
-subtract.defvjp(add_vjp_x, subtract_vjp_y)  # d/dx (x - y) = 1, as for x + y
+power.defvjp(power_vjp_x, power_vjp_y)
 
 
 @primitive
-def multiply(x, y):
-    """x * y."""
-    check_one_library(x, y, name="multiply")
-    return x * y
-
-
-def multiply_vjp_x(g, out, x, y):
-    return unbroadcast(multiply(g, y), shape_of(x))
-
-
-def multiply_vjp_y(g, out, x, y):
-    return unbroadcast(multiply(g, x), shape_of(y))
-
-
-multiply.defvjp(multiply_vjp_x, multiply_vjp_y)
-
-
-@primitive
-def divide(x, y):
-    """x / y."""
-    check_one_library(x, y, name="divide")
-    return x / y
-
-
-def divide_vjp_x(g, out, x, y):
-    return unbroadcast(divide(g, y), shape_of(x))
-
-
-def divide_vjp_y(g, out, x, y):
-    return unbroadcast(negative(divide(multiply(g, out), y)), shape_of(y))  # d/dy x/y = -out/y
-
-
-divide.defvjp(divide_vjp_x, divide_vjp_y)
-
-
-@primitive
-def negative(x):
-    """-x."""
-    return -x
-
-
-@negative.defvjp
-def negative_vjp(g, out, x):
-    return negative(g)
-
-
-def square(x):
-    """x * x."""
-    return multiply(x, x)
-
-
-def _share(x, y):
-    """1 where x > y, 1/2 at ties, 0 elsewhere: the subgradient of max(x, y) in x."""
-    x, y = getval(x), getval(y)
-    xp = xp_of(x, y)
-    dtype = x.dtype if hasattr(x, "dtype") else y.dtype
-    return xp.astype(x > y, dtype) + 0.5 * xp.astype(x == y, dtype)
-
-
-@primitive
-def maximum(x, y):
-    """Elementwise max; at ties the gradient is split in half between x and y."""
-    return xp_of(x, y, name="maximum").maximum(x, y)
-
-
-def maximum_vjp_x(g, out, x, y):
-    return unbroadcast(multiply(g, _share(x, y)), shape_of(x))
-
-
-def maximum_vjp_y(g, out, x, y):
-    return unbroadcast(multiply(g, _share(y, x)), shape_of(y))
-
-
-maximum.defvjp(maximum_vjp_x, maximum_vjp_y)
-
-
-@primitive
-def minimum(x, y):
-    """Elementwise min; at ties the gradient is split in half between x and y."""
-    return xp_of(x, y, name="minimum").minimum(x, y)
-
-
-def minimum_vjp_x(g, out, x, y):
-    return unbroadcast(multiply(g, _share(y, x)), shape_of(x))
-
-
-def minimum_vjp_y(g, out, x, y):
-    return unbroadcast(multiply(g, _share(x, y)), shape_of(y))
-
-
-minimum.defvjp(minimum_vjp_x, minimum_vjp_y)
-
-
-@primitive
-def where(condition, x, y):
-    """x where ``condition`` holds, else y; ``condition`` has no derivative."""
-    return xp_of(condition, x, y, name="where").where(condition, x, y)
-
-
-def where_vjp_x(g, out, condition, x, y):
-    return unbroadcast(where(condition, g, 0.0), shape_of(x))
-
-
-def where_vjp_y(g, out, condition, x, y):
-    return unbroadcast(where(condition, 0.0, g), shape_of(y))
-
-
-where.defvjp(None, where_vjp_x, where_vjp_y)
-
-
-@primitive
-def clip(x, *, min=None, max=None):  # noqa: A002  (array-API names)
-    """x limited to [min, max]; the gradient passes where min <= x <= max."""
+def exp(x):
+    """e^x; d/dx = e^x, reusing the output."""
     x, xp = array_and_namespace(x)
-    return xp.clip(x, min=min, max=max)
+    return xp.exp(x)
 
 
-@clip.defvjp
-def clip_vjp(g, out, x, *, min=None, max=None):  # noqa: A002
-    inside = getval(x) == getval(out)
-    return where(inside, g, 0.0)
-
-
-def astype(x, dtype):
-    """``x`` cast to ``dtype``. Between floating dtypes the VJP casts the gradient back; a cast to
-    an integer or boolean dtype has no derivative and returns a constant."""
-    raw, xp = array_and_namespace(getval(x))
-    if not xp.isdtype(dtype, "real floating"):
-        return xp.astype(raw, dtype)
-    return x if raw.dtype == dtype else _astype(x, dtype=dtype)
+@exp.defvjp
+def exp_vjp(g, out, x):
+    return multiply(g, out)
 
 
 @primitive
-def _astype(x, *, dtype):
-    return xp_of(x).astype(x, dtype)
+def expm1(x):
+    """e^x - 1, accurate for small x; d/dx = e^x = out + 1."""
+    x, xp = array_and_namespace(x)
+    return xp.expm1(x)
 
 
-@_astype.defvjp
-def astype_vjp(g, out, x, *, dtype):
-    return _astype(g, dtype=x.dtype)
+@expm1.defvjp
+def expm1_vjp(g, out, x):
+    return multiply(g, add(out, 1.0))
+
+
+@primitive
+def log(x):
+    """Natural logarithm; d/dx = 1/x."""
+    x, xp = array_and_namespace(x)
+    return xp.log(x)
+
+
+@log.defvjp
+def log_vjp(g, out, x):
+    return divide(g, x)
+
+
+@primitive
+def log1p(x):
+    """log(1 + x), accurate for small x; d/dx = 1/(1 + x)."""
+    x, xp = array_and_namespace(x)
+    return xp.log1p(x)
+
+
+@log1p.defvjp
+def log1p_vjp(g, out, x):
+    return divide(g, add(x, 1.0))
+
+
+@primitive
+def log2(x):
+    """Base-2 logarithm; d/dx = 1/(x ln 2)."""
+    x, xp = array_and_namespace(x)
+    return xp.log2(x)
+
+
+@log2.defvjp
+def log2_vjp(g, out, x):
+    return divide(g, multiply(x, math.log(2.0)))
+
+
+@primitive
+def sqrt(x):
+    """Square root; d/dx = 1/(2 sqrt(x))."""
+    x, xp = array_and_namespace(x)
+    return xp.sqrt(x)
+
+
+@sqrt.defvjp
+def sqrt_vjp(g, out, x):
+    return divide(g, multiply(out, 2.0))
+
+
+@primitive
+def abs(x):  # noqa: A001  (array-API name)
+    """|x|; d/dx = sign(x), and 0 at 0 (a subgradient)."""
+    x, xp = array_and_namespace(x)
+    return xp.abs(x)
+
+
+@abs.defvjp
+def abs_vjp(g, out, x):
+    return multiply(g, sign(x))
+
+
+@primitive
+def sign(x):
+    """sign(x) in {-1, 0, 1}; its derivative is zero wherever it exists."""
+    x, xp = array_and_namespace(x)
+    return xp.sign(x)
+
+
+@sign.defvjp
+def sign_vjp(g, out, x):
+    return zeros_like_value(g)
+
+
+@primitive
+def sin(x):
+    """Sine; d/dx = cos x."""
+    x, xp = array_and_namespace(x)
+    return xp.sin(x)
+
+
+@sin.defvjp
+def sin_vjp(g, out, x):
+    return multiply(g, cos(x))
+
+
+@primitive
+def cos(x):
+    """Cosine; d/dx = -sin x."""
+    x, xp = array_and_namespace(x)
+    return xp.cos(x)
+
+
+@cos.defvjp
+def cos_vjp(g, out, x):
+    return negative(multiply(g, sin(x)))
+
+
+@primitive
+def tanh(x):
+    """tanh(x); d/dx = 1 - tanh(x)^2, reusing the output."""
+    x, xp = array_and_namespace(x)
+    return xp.tanh(x)
+
+
+@tanh.defvjp
+def tanh_vjp(g, out, x):
+    return multiply(g, subtract(1.0, multiply(out, out)))
+
+
+@primitive
+def sigmoid(x):
+    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which never overflows."""
+    x, xp = array_and_namespace(x)
+    return 0.5 + 0.5 * xp.tanh(0.5 * x)
+
+
+@sigmoid.defvjp
+def sigmoid_vjp(g, out, x):
+    return multiply(g, multiply(out, subtract(1.0, out)))  # s' = s (1 - s)
+
+
+@primitive
+def relu(x):
+    """max(x, 0); its derivative is the indicator of x > 0 (0 at 0)."""
+    x, xp = array_and_namespace(x)
+    return xp.maximum(x, 0.0)
+
+
+@relu.defvjp
+def relu_vjp(g, out, x):
+    x = getval(x)
+    return multiply(g, xp_of(x).astype(x > 0, x.dtype))  # 3x faster than where(x > 0, g, 0)
+
+
+@primitive
+def softplus(x):
+    """log(1 + e^x), as max(x, 0) + log1p(e^-|x|) so it never overflows; d/dx = sigmoid(x)."""
+    x, xp = array_and_namespace(x)
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+@softplus.defvjp
+def softplus_vjp(g, out, x):
+    return multiply(g, sigmoid(x))
+
+
+@primitive
+def logaddexp(x, y):
+    """log(e^x + e^y), stable; d/dx = e^(x - out), d/dy = e^(y - out) (softmax weights)."""
+    x = as_array(x) if is_scalar(y) else as_array(x, like=y)
+    y = as_array(y, like=x)
+    return xp_of(x, y, name="logaddexp").logaddexp(x, y)
+
+
+def logaddexp_vjp_x(g, out, x, y):
+    return unbroadcast(multiply(g, exp(subtract(x, out))), shape_of(x))
+
+
+def logaddexp_vjp_y(g, out, x, y):
+    return unbroadcast(multiply(g, exp(subtract(y, out))), shape_of(y))
+
+
+logaddexp.defvjp(logaddexp_vjp_x, logaddexp_vjp_y)

@@ -11,7 +11,7 @@ import array_api_compat
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from .elementwise import unbroadcast
+from .arithmetic import unbroadcast
 from .shape import matrix_transpose, reshape
 
 __all__ = ["matmul", "linear"]

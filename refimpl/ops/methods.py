@@ -10,47 +10,48 @@ from __future__ import annotations
 
 from refimpl.tracer import Tensor
 
-from . import contractions, elementwise, indexing, linalg, nonlinear, reductions, shape, statistics
+from . import (arithmetic, contractions, elementwise, indexing, linalg, reductions, shape,
+               statistics)
 
 
 def __add__(self, other):
-    return elementwise.add(self, other)
+    return arithmetic.add(self, other)
 
 
 def __radd__(self, other):
-    return elementwise.add(other, self)
+    return arithmetic.add(other, self)
 
 
 def __sub__(self, other):
-    return elementwise.subtract(self, other)
+    return arithmetic.subtract(self, other)
 
 
 def __rsub__(self, other):
-    return elementwise.subtract(other, self)
+    return arithmetic.subtract(other, self)
 
 
 def __mul__(self, other):
-    return elementwise.multiply(self, other)
+    return arithmetic.multiply(self, other)
 
 
 def __rmul__(self, other):
-    return elementwise.multiply(other, self)
+    return arithmetic.multiply(other, self)
 
 
 def __truediv__(self, other):
-    return elementwise.divide(self, other)
+    return arithmetic.divide(self, other)
 
 
 def __rtruediv__(self, other):
-    return elementwise.divide(other, self)
+    return arithmetic.divide(other, self)
 
 
 def __pow__(self, other):
-    return nonlinear.power(self, other)
+    return elementwise.power(self, other)
 
 
 def __rpow__(self, other):
-    return nonlinear.power(other, self)
+    return elementwise.power(other, self)
 
 
 def __matmul__(self, other):
@@ -62,7 +63,7 @@ def __rmatmul__(self, other):
 
 
 def __neg__(self):
-    return elementwise.negative(self)
+    return arithmetic.negative(self)
 
 
 def __pos__(self):
@@ -70,7 +71,7 @@ def __pos__(self):
 
 
 def __abs__(self):
-    return nonlinear.abs(self)
+    return elementwise.abs(self)
 
 
 def T(self):  # noqa: N802  (NumPy's name)
@@ -95,7 +96,7 @@ def squeeze(self, axis=None):
 
 
 def astype(self, dtype):
-    return elementwise.astype(self, dtype)
+    return arithmetic.astype(self, dtype)
 
 
 def sum(self, axis=None, keepdims=False):  # noqa: A001

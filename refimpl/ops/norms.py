@@ -16,8 +16,8 @@ import math
 from refimpl.tracer import getval
 
 from ._util import as_array, xp_of
-from .elementwise import divide, multiply, where
-from .nonlinear import abs, power, sqrt
+from .arithmetic import divide, multiply, where
+from .elementwise import abs, power, sqrt
 from .reductions import max, sum
 
 __all__ = ["vector_norm"]

@@ -11,8 +11,8 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
 from ._util import array_and_namespace, as_array
-from .elementwise import multiply, subtract
-from .nonlinear import exp
+from .arithmetic import multiply, subtract
+from .elementwise import exp
 from .shape import broadcast_to, reshape
 
 __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",

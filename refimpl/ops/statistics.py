@@ -12,8 +12,8 @@ from __future__ import annotations
 from refimpl.tracer import primitive
 
 from ._util import array_and_namespace, as_array, device_of
-from .elementwise import multiply, subtract, where
-from .nonlinear import sqrt
+from .arithmetic import multiply, subtract, where
+from .elementwise import sqrt
 from .reductions import mean, sum
 from .shape import expand_dims, flip, permute_dims, reshape
 
