@@ -118,6 +118,11 @@ def _reduce(x, letters, keep):
     return x, letters
 
 
+def _broadcast(x, letters, size):
+    shape = tuple(size[c] for c in letters)
+    return x if tuple(x.shape) == shape else broadcast_to(x, shape=shape)
+
+
 def _contract(a, la, b, lb, keep):
     """One pairwise contraction as a batched matrix product; returns (array, its letters)."""
     batch = [c for c in la if c in lb and c in keep]
@@ -127,11 +132,10 @@ def _contract(a, la, b, lb, keep):
     size = {c: n for letters, x in ((la, a), (lb, b)) for c, n in zip(letters, x.shape)}
     for c in batch + inner_letters:  # a length-1 axis broadcasts against the other operand's
         size[c] = max(a.shape[la.index(c)], b.shape[lb.index(c)])
-    a = broadcast_to(a, shape=tuple(size[c] for c in la)) if tuple(a.shape) != tuple(
-        size[c] for c in la) else a
-    b = broadcast_to(b, shape=tuple(size[c] for c in lb)) if tuple(b.shape) != tuple(
-        size[c] for c in lb) else b
-    prod_of = lambda letters: math.prod(size[c] for c in letters)  # noqa: E731
+    a, b = _broadcast(a, la, size), _broadcast(b, lb, size)
+
+    def prod_of(letters):
+        return math.prod(size[c] for c in letters)
     a3 = reshape(_permute(a, [la.index(c) for c in batch + free_a + inner_letters]),
                  shape=(prod_of(batch), prod_of(free_a), prod_of(inner_letters)))
     b3 = reshape(_permute(b, [lb.index(c) for c in batch + inner_letters + free_b]),
@@ -153,10 +157,11 @@ def einsum(subscripts: str, *operands):
         if output.count(c) > 1 or not any(c in lt for lt in letters):
             raise ValueError(f"einsum: output subscript {c!r} of {subscripts!r} is repeated or "
                              "not in any input")
-    needed = lambda k: set(output).union(*letters[k + 1:])  # noqa: E731
-    x, lx = _reduce(operands[0], letters[0], needed(0) | set(letters[1] if len(letters) > 1 else ""))
+    def needed_after(k):  # the letters that the output or a later operand still uses
+        return set(output).union(*letters[k + 1:])
+    x, lx = _reduce(operands[0], letters[0], needed_after(0))
     for k in range(1, len(operands)):
-        y, ly = _reduce(operands[k], letters[k], needed(k) | set(lx))
-        x, lx = _contract(x, lx, y, ly, needed(k))
+        y, ly = _reduce(operands[k], letters[k], needed_after(k) | set(lx))
+        x, lx = _contract(x, lx, y, ly, needed_after(k))
     x, lx = _reduce(x, lx, set(output))
     return _permute(x, [lx.index(c) for c in output])
