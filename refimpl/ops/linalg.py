@@ -6,11 +6,10 @@ broadcast batch axes. Other contractions (dot, tensordot, einsum) are in :mod:`.
 
 from __future__ import annotations
 
-import array_api_compat
-
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
+from ._util import device_of
 from .arithmetic import unbroadcast
 from .shape import matrix_transpose, reshape
 
@@ -94,7 +93,7 @@ def linear_vjp_weight(g, out, x, weight, bias):
 def linear_vjp_bias(g, out, x, weight, bias):
     raw = getval(g)
     ones = get_namespace(raw).ones((1, raw.shape[0]), dtype=raw.dtype,
-                                   device=array_api_compat.device(raw))
+                                   device=device_of(raw))
     return reshape(_matmul(ones, g), shape=(raw.shape[1],))
 
 

@@ -6,10 +6,10 @@ back to the shape (``sum_to_shape``), of indexing a placement into zeros, and so
 
 from __future__ import annotations
 
-import array_api_compat
-
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
+
+from ._util import device_of
 
 __all__ = [
     "reshape", "permute_dims", "transpose", "matrix_transpose", "expand_dims", "squeeze",
@@ -167,7 +167,7 @@ def getitem_vjp(g, out, x, *, key):
 def _place(g, *, key, shape):
     """Zeros of ``shape`` with ``g`` written at ``key``: the adjoint of basic indexing."""
     xp = _xp(g)
-    out = xp.zeros(shape, dtype=g.dtype, device=array_api_compat.device(g))
+    out = xp.zeros(shape, dtype=g.dtype, device=device_of(g))
     kept = tuple(k for k in key if k is not None)  # setitem takes no new axes (None): drop
     if len(kept) < len(key):                       # them, and their length-1 axes from g
         g = xp.reshape(g, out[kept].shape)
@@ -217,7 +217,7 @@ def pad(x, pad_width, mode: str = "constant", *, constant_values=0.0):
 def _pad(x, *, widths, value):
     xp = _xp(x)
     shape = tuple(n + before + after for n, (before, after) in zip(x.shape, widths))
-    out = xp.full(shape, value, dtype=x.dtype, device=array_api_compat.device(x))
+    out = xp.full(shape, value, dtype=x.dtype, device=device_of(x))
     out[_inner_key(x.shape, widths)] = x
     return out
 
