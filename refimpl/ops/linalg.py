@@ -6,10 +6,9 @@ broadcast batch axes. Other contractions (dot, tensordot, einsum) are in :mod:`.
 
 from __future__ import annotations
 
-from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from ._util import device_of
+from ._util import device_of, xp_of
 from .arithmetic import unbroadcast
 from .shape import matrix_transpose, reshape
 
@@ -33,9 +32,9 @@ def matmul(a, b):
     A 1-D ``a`` (K,) is taken as a row (1, K) and a 1-D ``b`` (K,) as a column (K, 1); the
     added axis is removed from the result, so vector @ vector is a 0-d inner product.
     """
+    if getattr(a, "ndim", 0) >= 2 and getattr(b, "ndim", 0) >= 2:
+        return _matmul(a, b)  # checked there
     _check(a, b, least=1)
-    if a.ndim >= 2 and b.ndim >= 2:
-        return _matmul(a, b)
     out = _matmul(reshape(a, shape=(1, -1)) if a.ndim == 1 else a,
                   reshape(b, shape=(-1, 1)) if b.ndim == 1 else b)
     shape = list(out.shape)
@@ -50,7 +49,7 @@ def matmul(a, b):
 def _matmul(a, b):
     """a @ b for a (..., M, K) and b (..., K, N) -> (..., M, N)."""
     _check(a, b)
-    return get_namespace(a, b, name="matmul").matmul(a, b)
+    return xp_of(a, b, name="matmul").matmul(a, b)
 
 
 def matmul_vjp_a(g, out, a, b):
@@ -77,7 +76,7 @@ def linear(x, weight, bias):
     if x.ndim != 2 or tuple(bias.shape) != (weight.shape[1],):
         raise ValueError(f"linear: expected x (M, K), weight (K, N) and bias (N,), got x "
                          f"{tuple(x.shape)}, weight {tuple(weight.shape)}, bias {tuple(bias.shape)}")
-    out = get_namespace(x, weight, bias, name="linear").matmul(x, weight)
+    out = xp_of(x, weight, bias, name="linear").matmul(x, weight)
     out += bias  # our own fresh buffer, so updating it in place is safe
     return out
 
@@ -92,7 +91,7 @@ def linear_vjp_weight(g, out, x, weight, bias):
 
 def linear_vjp_bias(g, out, x, weight, bias):
     raw = getval(g)
-    ones = get_namespace(raw).ones((1, raw.shape[0]), dtype=raw.dtype,
+    ones = xp_of(raw).ones((1, raw.shape[0]), dtype=raw.dtype,
                                    device=device_of(raw))
     return reshape(_matmul(ones, g), shape=(raw.shape[1],))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, as_array
+from ._util import array_and_namespace, as_array, xp_of
 from .arithmetic import multiply, subtract
 from .elementwise import exp
 from .shape import broadcast_to, reshape
@@ -20,7 +20,7 @@ __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
 
 
 def _xp(*xs):
-    return get_namespace(*(getval(x) for x in xs))
+    return xp_of(*xs)
 
 
 def _axes(axis, ndim):

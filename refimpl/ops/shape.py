@@ -6,10 +6,9 @@ back to the shape (``sum_to_shape``), of indexing a placement into zeros, and so
 
 from __future__ import annotations
 
-from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from ._util import device_of
+from ._util import device_of, xp_of
 
 __all__ = [
     "reshape", "permute_dims", "transpose", "matrix_transpose", "expand_dims", "squeeze",
@@ -18,7 +17,7 @@ __all__ = [
 
 
 def _xp(x):
-    return get_namespace(getval(x))
+    return xp_of(x)
 
 
 @primitive
@@ -115,7 +114,7 @@ def sum_to_shape_vjp(g, out, x, *, shape):
 
 @primitive
 def _concat(*arrays, axis):
-    return get_namespace(*arrays).concat(arrays, axis=axis)
+    return xp_of(*arrays).concat(arrays, axis=axis)
 
 
 @_concat.defvjp_argnum
