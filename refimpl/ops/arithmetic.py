@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, same_library, shape_of, xp_of
+from ._util import array_and_namespace, as_array, is_scalar, same_library, shape_of, xp_of
 from .shape import sum_to_shape
 
 __all__ = [
@@ -124,6 +124,15 @@ def square(x):
     return multiply(x, x)
 
 
+def operands(x, y):
+    """Scalar operands as 0-d arrays of the other operand's kind (NumPy's float64 for two)."""
+    if is_scalar(x):
+        x = as_array(x, like=None if is_scalar(y) else y)
+    if is_scalar(y):
+        y = as_array(y, like=x)
+    return x, y
+
+
 def _share(x, y):
     """1 where x > y, 1/2 at ties, 0 elsewhere: the subgradient of max(x, y) in x."""
     x, y = getval(x), getval(y)
@@ -135,6 +144,7 @@ def _share(x, y):
 @primitive
 def maximum(x, y):
     """Elementwise max; at ties the gradient is split in half between x and y."""
+    x, y = operands(x, y)
     return xp_of(x, y, name="maximum").maximum(x, y)
 
 
@@ -152,6 +162,7 @@ maximum.defvjp(maximum_vjp_x, maximum_vjp_y)
 @primitive
 def minimum(x, y):
     """Elementwise min; at ties the gradient is split in half between x and y."""
+    x, y = operands(x, y)
     return xp_of(x, y, name="minimum").minimum(x, y)
 
 

@@ -13,8 +13,8 @@ import math
 from refimpl.tracer import getval, primitive
 
 from ._util import array_and_namespace, as_array, is_scalar, same_library, shape_of, xp_of
-from .arithmetic import (add, divide, multiply, negative, subtract, unbroadcast, where,
-                          zeros_like_value)
+from .arithmetic import (add, divide, multiply, negative, operands, subtract, unbroadcast, where,
+                         zeros_like_value)
 
 __all__ = ["power", "exp", "expm1", "log", "log1p", "log2", "sqrt", "abs", "sign", "sin", "cos",
            "tanh", "sigmoid", "relu", "softplus", "logaddexp"]
@@ -219,8 +219,7 @@ def softplus_vjp(g, out, x):
 @primitive
 def logaddexp(x, y):
     """log(e^x + e^y), stable; d/dx = e^(x - out), d/dy = e^(y - out) (softmax weights)."""
-    x = as_array(x) if is_scalar(y) else as_array(x, like=y)
-    y = as_array(y, like=x)
+    x, y = operands(x, y)
     return xp_of(x, y, name="logaddexp").logaddexp(x, y)
 
 
