@@ -175,3 +175,29 @@ def test_new_ops_and_transforms_keep_the_device():
     assert jvp(ops.tanh, (x,), (x,))[1].device == device
     assert elementwise_grad(ops.cos)(x).device == device
     assert grad(lambda x: ops.sum(ops.vector_norm(x, math.inf, axis=1)))(x).device == device
+
+
+def test_scalar_operands_of_binary_ops(xp):
+    x = xp.asarray(np.array([0.1, 0.9]))
+    assert float(ops.maximum(0.3, 0.5)) == 0.5 and ops.logaddexp(0.0, 0.0).dtype == np.float64
+    np.testing.assert_array_equal(to_numpy(grad(lambda x: ops.sum(ops.maximum(x, 0.5)))(x)), [0, 1])
+    np.testing.assert_array_equal(to_numpy(grad(lambda x: ops.sum(ops.minimum(0.5, x)))(x)), [1, 0])
+    assert ops.tanh(np.float32(0.3)).dtype == np.float32
+    x32 = xp.astype(x, xp.float32)
+    assert ops.maximum(x32, 0.5).dtype == xp.float32  # a scalar never promotes the array
+
+
+def test_every_vjp_is_a_named_function():
+    """Tracebacks through a backward pass name the VJP (conv.py's are `speed`'s to name)."""
+    import refimpl.ops as package  # noqa: PLC0415
+    found = 0
+    for module in vars(package).values():
+        if not getattr(module, "__name__", "").startswith("refimpl.ops.") or "conv" in module.__name__:
+            continue
+        for prim in vars(module).values():
+            if isinstance(prim, tracer.primitive):
+                for vjp_function in [*prim.vjps, prim.vjp_any]:
+                    if vjp_function is not None:
+                        found += 1
+                        assert vjp_function.__name__ != "<lambda>", prim
+    assert found > 40
