@@ -49,6 +49,18 @@ def _trace_of(out, trace: int, fname: str):
     return None
 
 
+def _gradients(boxed_out, g, trees, sources) -> tuple:
+    """One backward pass from ``boxed_out`` (``None``: f ignored its inputs, so zeros); the
+    gradients in the structure of each tree, whose source nodes are ``sources[i]``."""
+    flat = [s for group in sources for s in group]
+    found = backward(boxed_out, g, flat) if boxed_out is not None else [None] * len(flat)
+    result, start = [], 0
+    for tree, group in zip(trees, sources):
+        result.append(unbox_like(tree, found[start:start + len(group)]))
+        start += len(group)
+    return tuple(result)
+
+
 def _ones_like(x):
     raw = as_array(getval(x))
     return get_namespace(raw).ones_like(raw)
@@ -92,14 +104,9 @@ def value_and_grad(f: Callable, argnum: int = 0, *, has_aux: bool = False,
             raise TypeError(f"grad: f ({_name(f)}) must return a scalar to be differentiated, "
                             f"got an output of shape {shape}; use vjp or jacobian instead")
         boxed_out = _trace_of(out, trace, "grad")
-        flat = [s for group in sources for s in group]
-        found = backward(boxed_out, _ones_like(value), flat) if boxed_out is not None else \
-            [None] * len(flat)
-        grads, start = [], 0
-        for i, group in zip(positions, sources):
-            grads.append(unbox_like(args[i], found[start:start + len(group)]))
-            start += len(group)
-        g = tuple(grads) if many else grads[0]
+        grads = _gradients(boxed_out, _ones_like(value) if boxed_out is not None else None,
+                           [args[i] for i in positions], sources)
+        g = grads if many else grads[0]
         return ((value, stop_gradient(aux)), g) if has_aux else (value, g)
     return value_and_grad_f
 
@@ -142,13 +149,7 @@ def vjp(f: Callable, *args):
         if tuple(getattr(g, "shape", ())) != expected:
             raise ValueError(f"vjp: the cotangent g must have the output's shape {expected}, got "
                              f"shape {tuple(getattr(g, 'shape', ()))}")
-        flat = [s for group in sources for s in group]
-        grads = backward(boxed_out, g, flat) if boxed_out is not None else [None] * len(flat)
-        result, start = [], 0
-        for arg, group in zip(args, sources):
-            result.append(unbox_like(arg, grads[start:start + len(group)]))
-            start += len(group)
-        return tuple(result)
+        return _gradients(boxed_out, g, args, sources)
     return value, vjp_fn
 
 

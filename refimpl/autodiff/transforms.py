@@ -17,6 +17,7 @@ from refimpl.backend import get_namespace
 from refimpl.ops._util import as_array, device_of, size_of
 from refimpl.tracer import getval
 
+from ._tree import leaves
 from .api import _argnums, _name, grad, inner_product, vjp
 
 __all__ = ["jacobian", "value_and_jacobian", "hessian", "hvp", "jvp"]
@@ -120,7 +121,8 @@ def jvp(f: Callable, primals, tangents):
         raise ValueError(f"jvp: expected one tangent per primal, got {len(tangents)} tangents "
                          f"for {len(primals)} primals")
     out, vjp_fn = vjp(f, *primals)
-    raw = as_array(getval(out), like=getval(primals[0]) if primals else None)
+    first = leaves(primals)
+    raw = as_array(getval(out), like=getval(first[0]) if first else None)
 
     def pulled_back(u):
         return inner_product(vjp_fn(u), tangents)
