@@ -1,10 +1,20 @@
 """Differentiable operations: the primitives (each with its VJP) and the functions built on them.
 
-Every function here accepts raw arrays of any array-API library or traced
-:class:`~refimpl.tracer.Tensor` values, and returns the same kind. Traced values also get
-Python's operators (``+ - * / ** @``, unary ``-``, indexing and ``.T``-style helpers), each one
-the primitive of the same name below, so ``x @ w + b`` records exactly what ``add(matmul(x, w),
-b)`` does.
+Every function here accepts raw arrays of any array-API library, Python and NumPy scalars
+(as 0-d arrays), or traced :class:`~refimpl.tracer.Tensor` values, and returns the same kind.
+Names and meanings are NumPy's where the array API has none (``dot``, ``einsum``, ``pad``,
+``var(ddof=)``), so code written for ``autograd.numpy`` runs with ``import refimpl.ops as np``.
+Traced values also get Python's operators (``+ - * / ** @``, unary ``-``, indexing, integer
+arrays included) and NumPy's methods (``.T``, ``.mT``, ``.reshape``, ``.sum``, ``.mean``,
+``.max``, ``.flatten``, ``.squeeze``, ``.astype``, ...; :mod:`.methods`), each the op of the same
+name, so ``x @ w + b`` records exactly what ``add(matmul(x, w), b)`` does.
+
+Modules, by topic: :mod:`.arithmetic` (+ - * /, maximum, where, clip), :mod:`.elementwise`
+(powers, exp, log, trigonometry, activations), :mod:`.reductions` (sum, max, softmax family),
+:mod:`.statistics` (var, std, prod, cumulative_sum), :mod:`.norms` (vector_norm),
+:mod:`.linalg` (matmul, linear), :mod:`.contractions` (dot, tensordot, einsum),
+:mod:`.shape` (reshape, transpose, concat, basic indexing, flip, pad), :mod:`.indexing` (take,
+take_along_axis, sort), :mod:`.conv` (conv2d, max_pool2d).
 
 One portability rule: array-api-strict arrays raise a TypeError on a traced right-hand operand
 instead of deferring to it, so where the left operand may be a raw array (``x @ w`` with raw
