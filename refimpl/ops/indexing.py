@@ -92,10 +92,23 @@ def _is_index_array(k) -> bool:
     return dtype is not None and xp_of(k).isdtype(dtype, "integral")
 
 
+def _as_index(k, x):
+    """A list of ints or bools as an index array on ``x``'s device (NumPy's ``x[[0, 2]]``)."""
+    if not isinstance(k, list):
+        return k
+    return xp_of(x).asarray(k, device=device_of(x))
+
+
 def getitem(x, key):
     """``x[key]``, differentiable: basic keys (ints, slices, ``None``, ``...``), or integer
-    arrays alone, one per leading axis and broadcast together (``logits[arange(N), labels]``)."""
+    arrays (or lists) alone, one per leading axis and broadcast together
+    (``logits[arange(N), labels]``), or one boolean mask of x's leading axes (``x[x > 0]``,
+    whose shape depends on the data: a host synchronisation, so never in a training step)."""
     parts = key if isinstance(key, tuple) else (key,)
+    parts = tuple(_as_index(k, x) for k in parts)
+    if len(parts) == 1 and getattr(parts[0], "dtype", None) is not None and xp_of(
+            parts[0]).isdtype(parts[0].dtype, "bool"):
+        parts = xp_of(parts[0]).nonzero(getval(parts[0]))
     if not any(_is_index_array(k) for k in parts):
         return basic_getitem(x, key)
     if not all(_is_index_array(k) for k in parts):

@@ -145,8 +145,6 @@ def _check_key(key):
                 "getitem: a key mixes basic indexing (ints, slices, None, ...) with a key of type "
                 f"{type(k).__name__}; use integer arrays alone (x[rows, cols]), or take / "
                 "take_along_axis")
-        if isinstance(k, slice) and k.step is not None and k.step < 0:
-            raise TypeError("getitem: negative slice steps are outside the array API standard")
     if not any(k is Ellipsis for k in key):
         key += (Ellipsis,)  # the standard wants every axis indexed: x[0] means x[0, ...]
     return key
@@ -180,8 +178,26 @@ def place_vjp(g, out, x, *, key, shape):
 
 
 def getitem(x, key):
-    """``x[key]`` for basic keys (ints, slices, ``None``, ``...``); differentiable."""
-    return _getitem(x, key=_check_key(key))
+    """``x[key]`` for basic keys (ints, slices, ``None``, ``...``); differentiable.
+
+    A negative step (``x[::-1]``, outside the array API) is the positive slice of the same
+    entries, then a flip of that axis.
+    """
+    key = _check_key(key)
+    if not any(isinstance(k, slice) and k.step is not None and k.step < 0 for k in key):
+        return _getitem(x, key=key)
+    spanned = x.ndim - sum(k is not None and k is not Ellipsis for k in key)  # by the ellipsis
+    fixed, flips, axis, out_axis = [], [], 0, 0
+    for k in key:
+        if isinstance(k, slice) and k.step is not None and k.step < 0:
+            start, stop, step = k.indices(x.shape[axis])
+            count = len(range(start, stop, step))
+            k = slice(start + (count - 1) * step, start + 1, -step) if count else slice(0, 0)
+            flips.append(out_axis)
+        fixed.append(k)
+        axis += spanned if k is Ellipsis else k is not None
+        out_axis += spanned if k is Ellipsis else not isinstance(k, int)
+    return flip(_getitem(x, key=tuple(fixed)), axis=tuple(flips))
 
 
 @primitive

@@ -201,3 +201,21 @@ def test_every_vjp_is_a_named_function():
                         found += 1
                         assert vjp_function.__name__ != "<lambda>", prim
     assert found > 40
+
+
+def test_numpy_style_keys(xp):
+    """Negative steps, lists of ints and boolean masks, as NumPy users index."""
+    rng = np.random.default_rng(5)
+    x = rand(xp, rng, (3, 4, 5))
+    x_ = to_numpy(x)
+    mask = xp.asarray(x_[..., 0] > 0)
+    keys = [(slice(None, None, -1),), (Ellipsis, slice(4, 0, -2)), (1, None, slice(None, None, -3)),
+            (slice(2, None, -1), 0, slice(None))]
+    for key in keys:
+        np.testing.assert_array_equal(to_numpy(vjp(lambda z: z[key], x)[0]), x_[key], err_msg=str(key))
+        check_grads(lambda z: ops.getitem(z, key), [x], order=2)  # raw strict arrays refuse
+    np.testing.assert_array_equal(to_numpy(vjp(lambda z: z[[0, 2]], x)[0]), x_[[0, 2]])
+    np.testing.assert_array_equal(to_numpy(vjp(lambda z: z[mask], x)[0]), x_[x_[..., 0] > 0])
+    check_grads(lambda z: ops.getitem(z, [2, 0, 2]), [x], order=2)
+    d = to_numpy(grad(lambda z: ops.sum(z[mask]))(x))
+    np.testing.assert_array_equal(d, np.broadcast_to((x_[..., :1] > 0), x_.shape).astype(float))
