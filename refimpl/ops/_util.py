@@ -37,10 +37,21 @@ def xp_of(*xs, name: str = "arrays"):
     return xp
 
 
-def same_library(x, y, name: str) -> None:
-    """Raise a TypeError naming ``name`` if raw ``x`` and ``y`` come from two array libraries."""
-    if type(x) is not type(y) and type(x) not in PYTHON_SCALARS and type(y) not in PYTHON_SCALARS:
-        check_one_library(x, y, name=name)
+def one_library(x, y, name: str):
+    """Raw operands ``(x, y)`` of a binary op, checked to come from one array library.
+
+    A NumPy scalar beside another library's array becomes a Python number (as a Python float
+    would be taken); two libraries raise a TypeError naming ``name``. Operands of one type
+    (the common case) return at once.
+    """
+    if type(x) is type(y) or type(x) in PYTHON_SCALARS or type(y) in PYTHON_SCALARS:
+        return x, y
+    if isinstance(x, _NUMPY_SCALAR) and not array_api_compat.is_numpy_array(y):
+        x = x.item()
+    if isinstance(y, _NUMPY_SCALAR) and not array_api_compat.is_numpy_array(x):
+        y = y.item()
+    check_one_library(x, y, name=name)
+    return x, y
 
 
 def shape_of(x) -> tuple:

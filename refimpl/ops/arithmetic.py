@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, as_array, is_scalar, same_library, shape_of, xp_of
+from ._util import array_and_namespace, as_array, is_scalar, one_library, shape_of, xp_of
 from .shape import sum_to_shape
 
 __all__ = [
@@ -43,7 +43,7 @@ def zeros_like_value(x):
 @primitive
 def add(x, y):
     """x + y."""
-    same_library(x, y, name="add")
+    x, y = one_library(x, y, name="add")
     return x + y
 
 
@@ -61,7 +61,7 @@ add.defvjp(add_vjp_x, add_vjp_y)
 @primitive
 def subtract(x, y):
     """x - y."""
-    same_library(x, y, name="subtract")
+    x, y = one_library(x, y, name="subtract")
     return x - y
 
 
@@ -75,7 +75,7 @@ subtract.defvjp(add_vjp_x, subtract_vjp_y)  # d/dx (x - y) = 1, as for x + y
 @primitive
 def multiply(x, y):
     """x * y."""
-    same_library(x, y, name="multiply")
+    x, y = one_library(x, y, name="multiply")
     return x * y
 
 
@@ -93,7 +93,7 @@ multiply.defvjp(multiply_vjp_x, multiply_vjp_y)
 @primitive
 def divide(x, y):
     """x / y."""
-    same_library(x, y, name="divide")
+    x, y = one_library(x, y, name="divide")
     return x / y
 
 

@@ -12,7 +12,7 @@ import math
 
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, as_array, is_scalar, same_library, shape_of, xp_of
+from ._util import array_and_namespace, as_array, is_scalar, one_library, shape_of, xp_of
 from .arithmetic import (add, divide, multiply, negative, operands, subtract, unbroadcast, where,
                          zeros_like_value)
 
@@ -24,7 +24,7 @@ __all__ = ["power", "exp", "expm1", "log", "log1p", "log2", "sqrt", "abs", "sign
 def power(x, y):
     """x ** y. Derivatives: y x**(y-1) in x (0 where y = 0, also at x = 0), x**y log x in y
     (0 where x = 0: 0**y is constant in y > 0)."""
-    same_library(x, y, name="power")
+    x, y = one_library(x, y, name="power")
     return x ** y
 
 

@@ -219,3 +219,12 @@ def test_numpy_style_keys(xp):
     check_grads(lambda z: ops.getitem(z, [2, 0, 2]), [x], order=2)
     d = to_numpy(grad(lambda z: ops.sum(z[mask]))(x))
     np.testing.assert_array_equal(d, np.broadcast_to((x_[..., :1] > 0), x_.shape).astype(float))
+
+
+def test_numpy_scalar_operands_beside_other_libraries(xp):
+    x = xp.asarray(np.array([0.1, 0.9]), dtype=xp.float32)
+    d = grad(lambda x: ops.sum(np.float64(2.0) * x + x ** np.float32(2.0)))(x)
+    assert_namespace(d, xp)
+    if xp is not np:  # NumPy itself promotes float32 * numpy.float64 to float64 (NEP 50)
+        assert d.dtype == xp.float32  # elsewhere the NumPy scalar is taken as a Python number
+    np.testing.assert_allclose(to_numpy(d), [2.2, 3.8], rtol=1e-6)
