@@ -6,9 +6,9 @@ HIPS autograd and JAX (:mod:`.api`, :mod:`.transforms`), and the gradient checke
 tutorials use (:mod:`.check`).
 """
 
-from .api import elementwise_grad, grad, stop_gradient, value_and_grad, vjp
+from .api import grad, jacobian, stop_gradient, value_and_grad, value_and_jacobian, vjp
 from .check import check_grads
-from .transforms import hessian, hvp, jacobian, jvp, value_and_jacobian
+from .transforms import elementwise_grad, hessian, hvp, jvp
 
 __all__ = ["grad", "value_and_grad", "vjp", "elementwise_grad", "jacobian",
            "value_and_jacobian", "hessian", "hvp", "jvp", "stop_gradient", "check_grads"]

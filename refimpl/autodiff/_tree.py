@@ -6,11 +6,12 @@ tuple of trees. Gradients come back in the structure of the argument they belong
 
 from __future__ import annotations
 
+from refimpl import ops
 from refimpl.backend import get_namespace
 from refimpl.ops._util import as_array
 from refimpl.tracer import Node, Tensor, getval
 
-__all__ = ["leaves", "tree_map", "box", "unbox_like", "zeros_like"]
+__all__ = ["leaves", "tree_map", "inner_product", "box", "unbox_like", "zeros_like"]
 
 
 def _is_node(tree) -> bool:
@@ -89,3 +90,11 @@ def unbox_like(arg, grads: list):
         g = next(found)
         return zeros_like(leaf) if g is None else g
     return tree_map(one, arg)
+
+
+def inner_product(a_trees, b_trees):
+    """sum over all leaves of <a, b> for two trees (or tuples of trees); differentiable."""
+    total = 0.0
+    for a, b in zip(leaves(a_trees), leaves(b_trees)):
+        total = ops.add(total, ops.sum(ops.multiply(a, b)))
+    return total

@@ -18,8 +18,8 @@ from refimpl.backend import get_namespace, make_rng
 from refimpl.ops._util import as_array, device_of
 from refimpl.tracer import getval
 
-from ._tree import leaves, tree_map
-from .api import inner_product, vjp
+from ._tree import inner_product, leaves, tree_map
+from .api import vjp
 
 __all__ = ["check_grads", "directional_derivatives"]
 

@@ -6,7 +6,7 @@ back to the shape (``sum_to_shape``), of indexing a placement into zeros, and so
 
 from __future__ import annotations
 
-from refimpl.tracer import getval, primitive
+from refimpl.tracer import primitive
 
 from ._util import device_of, xp_of
 
