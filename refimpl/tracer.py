@@ -14,15 +14,14 @@ the same primitives, a backward pass run on lower-trace boxes is itself recorded
 differentiated again (``grad(grad(f))``, double backprop).
 
 Only the paths from the boxed arguments to the output are recorded, so ``grad`` with respect
-to an input never computes weight gradients (and vice versa).
-
-This module knows nothing of particular operations; ``refimpl.ops`` defines the primitives and
-gives :class:`Tensor` its arithmetic operators.
+to an input never computes weight gradients (and vice versa). This module knows nothing of
+particular operations: ``refimpl.ops`` defines the primitives and the operators of Tensor.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 from refimpl.backend import get_namespace
 
@@ -67,7 +66,7 @@ class Tensor:
     shape = property(lambda self: self.value.shape)
     ndim = property(lambda self: self.value.ndim)
     dtype = property(lambda self: self.value.dtype)
-    size = property(lambda self: getval(self).size)
+    size = property(lambda self: math.prod(self.shape))  # torch's .size is a method
     device = property(lambda self: getval(self).device)
 
     def __len__(self):
@@ -90,12 +89,13 @@ class Tensor:
                         "external.external_model(logits_fn, input_gradient_fn)")
 
     __hash__ = object.__hash__  # boxes are dict keys by identity; == compares values
-    __eq__ = lambda self, other: getval(self) == getval(other)  # noqa: E731
-    __ne__ = lambda self, other: getval(self) != getval(other)  # noqa: E731
-    __lt__ = lambda self, other: getval(self) < getval(other)  # noqa: E731
-    __le__ = lambda self, other: getval(self) <= getval(other)  # noqa: E731
-    __gt__ = lambda self, other: getval(self) > getval(other)  # noqa: E731
-    __ge__ = lambda self, other: getval(self) >= getval(other)  # noqa: E731
+
+    def __eq__(self, other): return getval(self) == getval(other)  # noqa: E704
+    def __ne__(self, other): return getval(self) != getval(other)  # noqa: E704
+    def __lt__(self, other): return getval(self) < getval(other)  # noqa: E704
+    def __le__(self, other): return getval(self) <= getval(other)  # noqa: E704
+    def __gt__(self, other): return getval(self) > getval(other)  # noqa: E704
+    def __ge__(self, other): return getval(self) >= getval(other)  # noqa: E704
 
 
 def getval(x):
@@ -121,7 +121,7 @@ class primitive:
         self.fun = fun
         self.vjps: tuple = ()
         self.vjp_any = None
-        self.__name__ = fun.__name__
+        self.__name__ = fun.__name__.lstrip("_")  # _matmul records as matmul
         self.__doc__ = fun.__doc__
         self.__wrapped__ = fun
 
@@ -155,13 +155,19 @@ class primitive:
         for i, a in enumerate(args):
             if type(a) is Tensor and a.trace == top:
                 if self.vjp_any is None and (i >= len(self.vjps) or self.vjps[i] is None):
-                    raise TypeError(f"{self.__name__} is not differentiable with respect to "
-                                    f"its argument {i}")
+                    self._refuse(i)
                 raw[i] = a.value
                 argnums.append(i)
                 parents.append(a.node)
         out = self(*raw, **kwargs)  # records on lower traces, if any argument has one
         return Tensor(out, top, Node(self, raw, kwargs, out, argnums, parents))
+
+    def _refuse(self, argnum):
+        if not self.vjps:
+            raise NotImplementedError(f"primitive {self.__name__} has no VJP (defvjp was never "
+                                      "called), so it cannot be differentiated")
+        raise TypeError(f"{self.__name__} is not differentiable with respect to its argument "
+                        f"{argnum}")
 
     def __repr__(self):
         return f"<primitive {self.__name__}>"

@@ -382,3 +382,26 @@ path = show(fig, "01_autodiff.png")
 #   `f`, whatever the number of inputs.
 #
 # Next: `02_one_code_two_devices.py` runs this same code on NumPy, array-api-strict and CuPy.
+
+# %% [markdown]
+# ## Appendix: code ported from autograd
+#
+# `refimpl.ops` uses NumPy's names (`exp`, `dot`, `sum`, ...), takes Python floats as 0-d
+# arrays, and gives traced values NumPy's methods (`.T`, `.sum()`, `.reshape()`), so code
+# written for HIPS autograd runs unchanged but for the import. Here is the first example of
+# autograd's README, with only its two import lines swapped (`np` is `refimpl.ops` from here on):
+
+# %%
+import refimpl.ops as np  # was: import autograd.numpy as np
+from refimpl.autodiff import grad  # was: from autograd import grad
+
+
+def tanh(x):  # Define a function
+    y = np.exp(-2.0 * x)
+    return (1.0 - y) / (1.0 + y)
+
+
+grad_tanh = grad(tanh)  # Obtain its gradient function
+print(grad_tanh(1.0))  # Evaluate the gradient at x = 1.0
+print((tanh(1.0001) - tanh(0.9999)) / 0.0002)  # Compare to finite differences
+print(grad(grad(grad(tanh)))(1.0))  # third derivative: grad of grad of grad

@@ -1,58 +1,42 @@
 """The functional interface: grad, value_and_grad, vjp, jacobian, stop_gradient.
 
 Each function opens a new trace, boxes the argument(s) being differentiated, runs ``f`` and
-runs the backward pass of :mod:`refimpl.tracer`. Arguments may be arrays or dicts of arrays
-(model parameters); gradients come back in the same structure.
+runs the backward pass of :mod:`refimpl.tracer`. Arguments may be arrays, Python floats, or
+dicts, lists and tuples of them (model parameters); gradients come back in the same structure.
+Derived transformations (hessian, hvp, jvp, elementwise_grad) are in :mod:`.transforms`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from refimpl import ops
 from refimpl.backend import get_namespace
-from refimpl.tracer import Node, Tensor, backward, getval, new_trace
+from refimpl.ops._util import as_array, device_of, size_of
+from refimpl.tracer import Tensor, backward, getval, new_trace
+
+from ._tree import box, tree_map, unbox_like
 
 Array = Any
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian", "value_and_jacobian", "stop_gradient"]
 
 
-def _box(arg, trace: int, name: str):
-    """Box an array or every array of a dict; returns (boxed, flat list of source nodes)."""
-    if isinstance(arg, dict):
-        boxed, sources = {}, []
-        for key, value in arg.items():
-            boxed[key], (source,) = _box(value, trace, f"{name}[{key!r}]")
-            sources.append(source)
-        return boxed, sources
-    raw = getval(arg)
-    if not hasattr(raw, "dtype"):
-        raise TypeError(f"{name}: expected an array or a dict of arrays, got {type(arg).__name__}")
-    if not get_namespace(raw).isdtype(raw.dtype, "real floating"):
-        raise TypeError(f"{name}: can only differentiate with respect to floating arrays "
-                        f"(float32 or float64), got dtype {raw.dtype}")
-    source = Node(None, (), {}, arg, (), ())
-    return Tensor(arg, trace, source), [source]
+def _name(f) -> str:
+    return getattr(f, "__name__", type(f).__name__)
 
 
-def _unflatten(arg, grads: list):
-    """Put per-source gradients back into the structure of ``arg`` (zeros where ``None``)."""
-    if isinstance(arg, dict):
-        return {key: _zeros_if_none(g, value) for (key, value), g in zip(arg.items(), grads)}
-    return _zeros_if_none(grads[0], arg)
-
-
-def _zeros_if_none(g, like):
-    if g is not None:
-        return g
-    raw = getval(like)
-    return get_namespace(raw).zeros_like(raw)
-
-
-def _ones_like(x):
-    raw = getval(x)
-    return get_namespace(raw).ones_like(raw)
+def _argnums(argnum, argnums, nargs: int, f, fname: str):
+    """The tuple of argument positions to differentiate, checked against the call."""
+    chosen = argnum if argnums is None else argnums
+    many = isinstance(chosen, (tuple, list))
+    positions = tuple(chosen) if many else (chosen,)
+    for i in positions:
+        if isinstance(i, bool) or not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{fname}: argnum {i!r} is out of range for {_name(f)} called with "
+                             f"{nargs} positional argument(s)")
+    return tuple(i % nargs for i in positions), many
 
 
 def _trace_of(out, trace: int, fname: str):
@@ -65,60 +49,115 @@ def _trace_of(out, trace: int, fname: str):
     return None
 
 
-def value_and_grad(f: Callable, argnum: int = 0) -> Callable:
+def _gradients(boxed_out, g, trees, sources) -> tuple:
+    """One backward pass from ``boxed_out`` (``None``: f ignored its inputs, so zeros); the
+    gradients in the structure of each tree, whose source nodes are ``sources[i]``."""
+    flat = [s for group in sources for s in group]
+    found = backward(boxed_out, g, flat) if boxed_out is not None else [None] * len(flat)
+    result, start = [], 0
+    for tree, group in zip(trees, sources):
+        result.append(unbox_like(tree, found[start:start + len(group)]))
+        start += len(group)
+    return tuple(result)
+
+
+def _ones_like(x):
+    raw = as_array(getval(x))
+    return get_namespace(raw).ones_like(raw)
+
+
+def value_and_grad(f: Callable, argnum: int = 0, *, has_aux: bool = False,
+                   argnums=None) -> Callable:
     """``f`` -> a function returning ``(f(*args), d f / d args[argnum])``.
 
-    ``f`` must return a scalar: a 0-d array, an array of one element, or a Python number (when
-    it does not depend on the argument). The gradient has the structure, shape and dtype of
-    ``args[argnum]``; where ``f`` does not depend on it, zeros.
+    Args:
+        f: returns a scalar (a 0-d array, an array of one element, or a Python number when
+            it does not depend on the argument); with ``has_aux``, a pair (scalar, aux).
+        argnum: the position of the argument to differentiate, or a tuple of positions
+            (then the gradient is a tuple, one entry per position). ``argnums`` is JAX's name.
+        has_aux: ``f`` returns (loss, aux); aux (e.g. logits) comes back without derivative.
+
+    Returns:
+        A function of f's arguments returning ``(value, gradient)``, or with ``has_aux``
+        ``((value, aux), gradient)``. Each gradient has the structure, shape and dtype of its
+        argument; where ``f`` does not depend on it, zeros.
     """
     def value_and_grad_f(*args, **kwargs):
+        positions, many = _argnums(argnum, argnums, len(args), f, "grad")
         trace = new_trace()
-        boxed, sources = _box(args[argnum], trace, f"argument {argnum} of {_name(f)}")
-        out = f(*args[:argnum], boxed, *args[argnum + 1:], **kwargs)
+        sources = [[] for _ in positions]
+        boxed = list(args)
+        for i, group in zip(positions, sources):
+            boxed[i] = box(args[i], trace, f"argument {i} of {_name(f)}", group)
+        out = f(*boxed, **kwargs)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError(f"grad: with has_aux=True, f ({_name(f)}) must return a pair "
+                                f"(scalar, aux), got {type(out).__name__}")
+            out, aux = out
         value = out.value if type(out) is Tensor and out.trace == trace else out
-        size = 1 if type(out) in (int, float) else getattr(getval(out), "size", None)
-        if size != 1:
-            shape = getattr(getval(out), "shape", type(out).__name__)
+        if not hasattr(getval(value), "shape") and type(value) not in (int, float):
+            raise TypeError(f"grad: f ({_name(f)}) must return a scalar to be differentiated, "
+                            f"got {type(value).__name__}")
+        shape = tuple(getattr(getval(value), "shape", ()))
+        if math.prod(shape) != 1:
             raise TypeError(f"grad: f ({_name(f)}) must return a scalar to be differentiated, "
                             f"got an output of shape {shape}; use vjp or jacobian instead")
         boxed_out = _trace_of(out, trace, "grad")
-        grads = [None] * len(sources)
-        if boxed_out is not None:
-            grads = backward(boxed_out, _ones_like(value), sources)
-        return value, _unflatten(args[argnum], grads)
+        grads = _gradients(boxed_out, _ones_like(value) if boxed_out is not None else None,
+                           [args[i] for i in positions], sources)
+        g = grads if many else grads[0]
+        return ((value, stop_gradient(aux)), g) if has_aux else (value, g)
     return value_and_grad_f
 
 
-def grad(f: Callable, argnum: int = 0) -> Callable:
-    """``f`` -> the function computing the gradient of scalar ``f`` in ``args[argnum]``."""
-    value_and_grad_f = value_and_grad(f, argnum)
-    return lambda *args, **kwargs: value_and_grad_f(*args, **kwargs)[1]
+def grad(f: Callable, argnum: int = 0, *, has_aux: bool = False, argnums=None) -> Callable:
+    """``f`` -> the function computing the gradient of scalar ``f`` in ``args[argnum]``.
+
+    As :func:`value_and_grad` without the value: returns the gradient, or ``(gradient, aux)``
+    with ``has_aux``.
+    """
+    value_and_grad_f = value_and_grad(f, argnum, has_aux=has_aux, argnums=argnums)
+
+    def grad_f(*args, **kwargs):
+        value, g = value_and_grad_f(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return grad_f
 
 
 def vjp(f: Callable, *args):
     """Run ``f(*args)`` once and return ``(out, vjp_fn)``.
 
-    ``vjp_fn(g)`` takes a cotangent shaped like ``out`` and returns the tuple
+    ``vjp_fn(g)`` takes a cotangent of the shape of ``out`` and returns the tuple
     ``(g^T d out / d args[0], ...)``, one gradient per argument. It can be called many times:
     each call is one backward pass over the same recorded forward pass.
+
+    Raises (from ``vjp_fn``):
+        ValueError: naming the expected shape when ``g`` is not shaped like ``out``.
     """
     trace = new_trace()
-    boxed, sources = zip(*(_box(a, trace, f"argument {i} of {_name(f)}")
-                           for i, a in enumerate(args)))
+    sources = [[] for _ in args]
+    boxed = [box(a, trace, f"argument {i} of {_name(f)}", group)
+             for i, (a, group) in enumerate(zip(args, sources))]
     out = f(*boxed)
     value = out.value if type(out) is Tensor and out.trace == trace else out
     boxed_out = _trace_of(out, trace, "vjp")
+    expected = tuple(getattr(getval(value), "shape", ()))
 
     def vjp_fn(g):
-        flat = [s for group in sources for s in group]
-        grads = backward(boxed_out, g, flat) if boxed_out is not None else [None] * len(flat)
-        result, start = [], 0
-        for arg, group in zip(args, sources):
-            result.append(_unflatten(arg, grads[start:start + len(group)]))
-            start += len(group)
-        return tuple(result)
+        g = as_array(g, like=value) if hasattr(getval(value), "shape") else g
+        if tuple(getattr(g, "shape", ())) != expected:
+            raise ValueError(f"vjp: the cotangent g must have the output's shape {expected}, got "
+                             f"shape {tuple(getattr(g, 'shape', ()))}")
+        return _gradients(boxed_out, g, args, sources)
     return value, vjp_fn
+
+
+def _partial(f, args, kwargs, i):
+    def call(z):
+        return f(*args[:i], z, *args[i + 1:], **kwargs)
+    call.__name__ = _name(f)
+    return call
 
 
 def value_and_jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) -> Callable:
@@ -136,27 +175,33 @@ def value_and_jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) ->
     output element over a single shared forward pass.
     """
     def batched_value_and_jacobian(*args, **kwargs):
-        x = args[argnum]
-        call = lambda z: f(*args[:argnum], z, *args[argnum + 1:], **kwargs)  # noqa: E731
-        value, vjp_fn = vjp(call, x)
+        (i,), _ = _argnums(argnum, None, len(args), f, "jacobian")
+        x = as_array(args[i])
+        if x.ndim == 0:
+            raise ValueError("jacobian: a batched f needs an input with a batch axis (N, ...), "
+                             "got a 0-d input; use jacobian(f, batched=False)")
+        value, vjp_fn = vjp(_partial(f, args, kwargs, i), x)
         raw = getval(value)
-        if raw.ndim != 2 or raw.shape[0] != x.shape[0]:
+        if getattr(raw, "ndim", 0) != 2 or raw.shape[0] != x.shape[0]:
             raise ValueError(f"jacobian: a batched f must map (N, ...) to (N, K), got "
-                             f"{tuple(raw.shape)} for N = {x.shape[0]}; use batched=False")
+                             f"{tuple(getattr(raw, 'shape', ()))} for N = {x.shape[0]}; use "
+                             "batched=False")
         xp = get_namespace(raw)
         n, k = raw.shape
-        eye = xp.eye(k, dtype=raw.dtype)
+        eye = xp.eye(k, dtype=raw.dtype, device=device_of(raw))
         rows = [vjp_fn(xp.broadcast_to(eye[j:j + 1, :], (n, k)))[0] for j in range(k)]
         return value, ops.stack(rows, axis=1)  # (N, K, ...)
 
     def full_value_and_jacobian(*args, **kwargs):
-        x = args[argnum]
-        call = lambda z: f(*args[:argnum], z, *args[argnum + 1:], **kwargs)  # noqa: E731
-        value, vjp_fn = vjp(call, x)
-        raw = getval(value)
+        (i,), _ = _argnums(argnum, None, len(args), f, "jacobian")
+        x = as_array(args[i])
+        value, vjp_fn = vjp(_partial(f, args, kwargs, i), x)
+        raw = as_array(getval(value), like=x)
         xp = get_namespace(raw)
-        basis = xp.reshape(xp.eye(raw.size, dtype=raw.dtype), (raw.size,) + tuple(raw.shape))
-        rows = [vjp_fn(basis[i, ...])[0] for i in range(raw.size)]
+        size = size_of(raw)
+        basis = xp.reshape(xp.eye(size, dtype=raw.dtype, device=device_of(raw)),
+                           (size,) + tuple(raw.shape))
+        rows = [vjp_fn(basis[j, ...])[0] for j in range(size)]
         jac = ops.reshape(ops.stack(rows, axis=0), shape=tuple(raw.shape) + tuple(x.shape))
         return value, jac
 
@@ -166,15 +211,12 @@ def value_and_jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) ->
 def jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) -> Callable:
     """``f`` -> the function computing its Jacobian; see :func:`value_and_jacobian`."""
     value_and_jacobian_f = value_and_jacobian(f, argnum, batched=batched)
-    return lambda *args, **kwargs: value_and_jacobian_f(*args, **kwargs)[1]
 
-
-def _name(f) -> str:
-    return getattr(f, "__name__", type(f).__name__)
+    def jacobian_f(*args, **kwargs):
+        return value_and_jacobian_f(*args, **kwargs)[1]
+    return jacobian_f
 
 
 def stop_gradient(x):
-    """``x`` as a constant: its raw value under every trace (dicts are handled entrywise)."""
-    if isinstance(x, dict):
-        return {key: getval(value) for key, value in x.items()}
-    return getval(x)
+    """``x`` as a constant: its raw value under every trace (trees are handled leafwise)."""
+    return tree_map(getval, x)

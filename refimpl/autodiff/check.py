@@ -14,36 +14,20 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from refimpl import ops
 from refimpl.backend import get_namespace, make_rng
+from refimpl.ops._util import as_array, device_of
 from refimpl.tracer import getval
 
+from ._tree import inner_product, leaves, tree_map
 from .api import vjp
 
 __all__ = ["check_grads", "directional_derivatives"]
 
 
-def _map(fn, tree):
-    return {k: fn(v) for k, v in tree.items()} if isinstance(tree, dict) else fn(tree)
-
-
-def _leaves(tree):
-    return list(tree.values()) if isinstance(tree, dict) else [tree]
-
-
 def _to_float64(x):
-    raw = getval(x)
+    raw = as_array(getval(x))
     xp = get_namespace(raw)
     return xp.astype(raw, xp.float64)
-
-
-def _inner(a_trees, b_trees):
-    """sum over all leaves of <a, b>, for two tuples of trees; differentiable."""
-    total = 0.0
-    pairs = zip((x for t in a_trees for x in _leaves(t)), (x for t in b_trees for x in _leaves(t)))
-    for a, b in pairs:
-        total = ops.add(total, ops.sum(ops.multiply(a, b)))
-    return total
 
 
 def directional_derivatives(f: Callable, args: Sequence, *, order: int = 1, eps: float = 1e-6,
@@ -56,26 +40,29 @@ def directional_derivatives(f: Callable, args: Sequence, *, order: int = 1, eps:
     """
     if order < 1:
         raise ValueError(f"check_grads: order must be >= 1, got {order}")
-    args = tuple(_map(_to_float64, a) for a in args)
-    xp = get_namespace(*(leaf for a in args for leaf in _leaves(a)))
+    args = tree_map(_to_float64, tuple(args))
+    first = leaves(args)[0]
+    xp = get_namespace(*leaves(args))
     rng = make_rng(seed, xp)
-    directions = tuple(_map(lambda a: rng.normal(a.shape, dtype=xp.float64), a) for a in args)
+
+    def draw(shape):
+        return xp.asarray(rng.normal(shape, dtype=xp.float64), device=device_of(first))
+    directions = tree_map(lambda a: draw(a.shape), args)
 
     out, vjp_fn = vjp(f, *args)
-    cotangent = rng.normal(getval(out).shape, dtype=xp.float64)
-    reverse = float(getval(_inner(vjp_fn(cotangent), directions)))
+    cotangent = draw(tuple(getattr(getval(out), "shape", ())))
+    reverse = float(getval(inner_product(vjp_fn(cotangent), directions)))
 
     def shifted(sign):
-        return tuple(_map_pair(lambda a, v: a + sign * eps * v, a, d)
-                     for a, d in zip(args, directions))
-    difference = getval(f(*shifted(1.0))) - getval(f(*shifted(-1.0)))
+        return tree_map(lambda a, v: a + sign * eps * v, args, directions)
+    difference = as_array(getval(f(*shifted(1.0)))) - as_array(getval(f(*shifted(-1.0))))
     numeric = float(xp.sum(cotangent * difference)) / (2 * eps)
     pairs = [(reverse, numeric)]
 
     if order > 1:
         def directional_vjp(*inner_args):
             _, inner_vjp = vjp(f, *inner_args)
-            return _inner(inner_vjp(cotangent), directions)
+            return inner_product(inner_vjp(cotangent), directions)
         pairs += directional_derivatives(directional_vjp, args, order=order - 1, eps=eps,
                                          seed=seed + 1)
     return pairs
@@ -86,8 +73,8 @@ def check_grads(f: Callable, args: Sequence, *, order: int = 1, eps: float = 1e-
     """Check the derivatives of ``f`` at ``args`` up to ``order`` against finite differences.
 
     Args:
-        f: a function of arrays (or dicts of arrays) returning one array.
-        args: the point: a sequence of arrays or dicts of arrays, cast to float64 here.
+        f: a function of arrays (or dicts, lists and tuples of arrays) returning one array.
+        args: the point: a sequence of arrays, floats or trees of them, cast to float64 here.
         order: 1 checks the VJPs; 2 also the VJPs of the VJPs; and so on.
         eps: the finite-difference step along the unit-scale random direction.
         rtol, atol: tolerance on the two directional derivatives.
@@ -103,9 +90,3 @@ def check_grads(f: Callable, args: Sequence, *, order: int = 1, eps: float = 1e-
                 f"check_grads (order {m}) failed for {getattr(f, '__name__', f)}: reverse mode "
                 f"gives {reverse!r}, central differences give {numeric!r} "
                 f"(difference {abs(reverse - numeric):.3g})")
-
-
-def _map_pair(fn, a_tree, b_tree):
-    if isinstance(a_tree, dict):
-        return {k: fn(a_tree[k], b_tree[k]) for k in a_tree}
-    return fn(a_tree, b_tree)

@@ -1,253 +1,234 @@
-"""Elementwise primitives with broadcasting, each with its VJP just below it.
+"""Elementwise functions: powers, exponentials, logarithms, trigonometry and activations, each
+primitive with its VJP just below it (arithmetic, where and clip are in :mod:`.arithmetic`).
 
-Binary operations broadcast like the array API. Their VJPs all end in one rule,
-:func:`unbroadcast`: a gradient of the broadcast shape is summed back to the shape of the
-argument it belongs to. VJPs are written with these same primitives, so they can be
-differentiated again.
-
-VJPs call the functions (``multiply(g, y)``) rather than the operators (``g * y``): a raw
-array-api-strict array refuses to multiply a traced value instead of deferring to it, and at
-higher orders ``g`` may be raw while ``y`` is traced.
+Every VJP is written with differentiable ops (often reusing the output, as in
+d e^x = e^x), so all orders of derivative work. A Python or NumPy scalar argument is taken as
+a 0-d array: ``tanh(0.3)`` is a float64 0-d NumPy array, as ``numpy.tanh`` would give.
 """
 
 from __future__ import annotations
 
-from refimpl.backend import check_one_library, get_namespace
+import math
+
 from refimpl.tracer import getval, primitive
 
-from .shape import sum_to_shape
+from ._util import array_and_namespace, as_array, is_scalar, one_library, shape_of, xp_of
+from .arithmetic import (add, divide, multiply, negative, operands, subtract, unbroadcast, where,
+                         zeros_like_value)
 
-__all__ = [
-    "add", "subtract", "multiply", "divide", "negative", "power", "square", "exp", "log",
-    "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "maximum", "minimum", "where",
-    "clip", "unbroadcast", "zeros_like_value",
-]
-
-
-def _shape(x):
-    return getattr(x, "shape", ())
-
-
-def _xp(*xs, name="arrays"):
-    return get_namespace(*(getval(x) for x in xs), name=name)
-
-
-def unbroadcast(g, shape):
-    """Sum ``g`` over the axes that broadcasting added or stretched, giving shape ``shape``.
-
-    If ``y = broadcast_to(x, s)`` then dL/dx = unbroadcast(dL/dy, x.shape).
-    """
-    if tuple(_shape(g)) == tuple(shape):
-        return g
-    return sum_to_shape(g, shape=tuple(shape))
-
-
-def zeros_like_value(x):
-    """A constant array of zeros shaped like ``x`` (the gradient of a piecewise-constant op)."""
-    x = getval(x)
-    return _xp(x).zeros_like(x)
-
-
-@primitive
-def add(x, y):
-    """x + y."""
-    check_one_library(x, y, name="add")
-    return x + y
-
-
-add.defvjp(lambda g, out, x, y: unbroadcast(g, _shape(x)),
-           lambda g, out, x, y: unbroadcast(g, _shape(y)))
-
-
-@primitive
-def subtract(x, y):
-    """x - y."""
-    check_one_library(x, y, name="subtract")
-    return x - y
-
-
-subtract.defvjp(lambda g, out, x, y: unbroadcast(g, _shape(x)),
-                lambda g, out, x, y: unbroadcast(negative(g), _shape(y)))
-
-
-@primitive
-def multiply(x, y):
-    """x * y."""
-    check_one_library(x, y, name="multiply")
-    return x * y
-
-
-multiply.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, y), _shape(x)),
-                lambda g, out, x, y: unbroadcast(multiply(g, x), _shape(y)))
-
-
-@primitive
-def divide(x, y):
-    """x / y."""
-    check_one_library(x, y, name="divide")
-    return x / y
-
-
-divide.defvjp(lambda g, out, x, y: unbroadcast(divide(g, y), _shape(x)),
-              lambda g, out, x, y: unbroadcast(negative(divide(multiply(g, out), y)), _shape(y)))
-
-
-@primitive
-def negative(x):
-    """-x."""
-    return -x
-
-
-negative.defvjp(lambda g, out, x: negative(g))
+__all__ = ["power", "exp", "expm1", "log", "log1p", "log2", "sqrt", "abs", "sign", "sin", "cos",
+           "tanh", "sigmoid", "relu", "softplus", "logaddexp"]
 
 
 @primitive
 def power(x, y):
-    """x ** y; the derivative in y, x**y log x, needs x > 0."""
-    check_one_library(x, y, name="power")
+    """x ** y. Derivatives: y x**(y-1) in x (0 where y = 0, also at x = 0), x**y log x in y
+    (0 where x = 0: 0**y is constant in y > 0)."""
+    x, y = one_library(x, y, name="power")
     return x ** y
 
 
-power.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, multiply(y, power(x, subtract(y, 1.0)))),
-                                             _shape(x)),
-             lambda g, out, x, y: unbroadcast(multiply(multiply(g, out), log(x)), _shape(y)))
+def power_vjp_x(g, out, x, y):
+    if is_scalar(y):  # x**2, x**0.5: the common case, no masks needed
+        slope = multiply(power(x, y - 1), y) if y != 0 else zeros_like_value(x)
+    else:
+        y_raw = getval(y)
+        base = where(y_raw == 0, 1.0, x)  # x**0 = 1 whatever x: slope 0, even at x = 0
+        slope = multiply(power(base, subtract(y, 1.0)), y)
+    return unbroadcast(multiply(g, slope), shape_of(x))
 
 
-def square(x):
-    """x * x."""
-    return multiply(x, x)
+def power_vjp_y(g, out, x, y):
+    x = as_array(x, like=out)  # 2.0 ** y: the base becomes an array of y's kind
+    safe = where(getval(x) == 0, 1.0, x)  # log 1 = 0: zero slope where the base is 0
+    return unbroadcast(multiply(multiply(g, out), log(safe)), shape_of(y))
+
+
+power.defvjp(power_vjp_x, power_vjp_y)
 
 
 @primitive
 def exp(x):
     """e^x; d/dx = e^x, reusing the output."""
-    return _xp(x).exp(x)
+    x, xp = array_and_namespace(x)
+    return xp.exp(x)
 
 
-exp.defvjp(lambda g, out, x: multiply(g, out))
+@exp.defvjp
+def exp_vjp(g, out, x):
+    return multiply(g, out)
+
+
+@primitive
+def expm1(x):
+    """e^x - 1, accurate for small x; d/dx = e^x = out + 1."""
+    x, xp = array_and_namespace(x)
+    return xp.expm1(x)
+
+
+@expm1.defvjp
+def expm1_vjp(g, out, x):
+    return multiply(g, add(out, 1.0))
 
 
 @primitive
 def log(x):
     """Natural logarithm; d/dx = 1/x."""
-    return _xp(x).log(x)
+    x, xp = array_and_namespace(x)
+    return xp.log(x)
 
 
-log.defvjp(lambda g, out, x: divide(g, x))
+@log.defvjp
+def log_vjp(g, out, x):
+    return divide(g, x)
 
 
 @primitive
 def log1p(x):
     """log(1 + x), accurate for small x; d/dx = 1/(1 + x)."""
-    return _xp(x).log1p(x)
+    x, xp = array_and_namespace(x)
+    return xp.log1p(x)
 
 
-log1p.defvjp(lambda g, out, x: divide(g, add(x, 1.0)))
+@log1p.defvjp
+def log1p_vjp(g, out, x):
+    return divide(g, add(x, 1.0))
+
+
+@primitive
+def log2(x):
+    """Base-2 logarithm; d/dx = 1/(x ln 2)."""
+    x, xp = array_and_namespace(x)
+    return xp.log2(x)
+
+
+@log2.defvjp
+def log2_vjp(g, out, x):
+    return divide(g, multiply(x, math.log(2.0)))
 
 
 @primitive
 def sqrt(x):
     """Square root; d/dx = 1/(2 sqrt(x))."""
-    return _xp(x).sqrt(x)
+    x, xp = array_and_namespace(x)
+    return xp.sqrt(x)
 
 
-sqrt.defvjp(lambda g, out, x: divide(g, multiply(out, 2.0)))
+@sqrt.defvjp
+def sqrt_vjp(g, out, x):
+    return divide(g, multiply(out, 2.0))
 
 
 @primitive
 def abs(x):  # noqa: A001  (array-API name)
-    """|x|; d/dx = sign(x), and 0 at 0."""
-    return _xp(x).abs(x)
+    """|x|; d/dx = sign(x), and 0 at 0 (a subgradient)."""
+    x, xp = array_and_namespace(x)
+    return xp.abs(x)
 
 
-abs.defvjp(lambda g, out, x: multiply(g, sign(x)))
+@abs.defvjp
+def abs_vjp(g, out, x):
+    return multiply(g, sign(x))
 
 
 @primitive
 def sign(x):
     """sign(x) in {-1, 0, 1}; its derivative is zero wherever it exists."""
-    return _xp(x).sign(x)
+    x, xp = array_and_namespace(x)
+    return xp.sign(x)
 
 
-sign.defvjp(lambda g, out, x: zeros_like_value(g))
+@sign.defvjp
+def sign_vjp(g, out, x):
+    return zeros_like_value(g)
+
+
+@primitive
+def sin(x):
+    """Sine; d/dx = cos x."""
+    x, xp = array_and_namespace(x)
+    return xp.sin(x)
+
+
+@sin.defvjp
+def sin_vjp(g, out, x):
+    return multiply(g, cos(x))
+
+
+@primitive
+def cos(x):
+    """Cosine; d/dx = -sin x."""
+    x, xp = array_and_namespace(x)
+    return xp.cos(x)
+
+
+@cos.defvjp
+def cos_vjp(g, out, x):
+    return negative(multiply(g, sin(x)))
 
 
 @primitive
 def tanh(x):
     """tanh(x); d/dx = 1 - tanh(x)^2, reusing the output."""
-    return _xp(x).tanh(x)
+    x, xp = array_and_namespace(x)
+    return xp.tanh(x)
 
 
-tanh.defvjp(lambda g, out, x: multiply(g, subtract(1.0, multiply(out, out))))
+@tanh.defvjp
+def tanh_vjp(g, out, x):
+    return multiply(g, subtract(1.0, multiply(out, out)))
 
 
 @primitive
 def sigmoid(x):
     """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which never overflows."""
-    return 0.5 + 0.5 * _xp(x).tanh(0.5 * x)
+    x, xp = array_and_namespace(x)
+    return 0.5 + 0.5 * xp.tanh(0.5 * x)
 
 
-sigmoid.defvjp(lambda g, out, x: multiply(g, multiply(out, subtract(1.0, out))))
+@sigmoid.defvjp
+def sigmoid_vjp(g, out, x):
+    return multiply(g, multiply(out, subtract(1.0, out)))  # s' = s (1 - s)
 
 
 @primitive
 def relu(x):
     """max(x, 0); its derivative is the indicator of x > 0 (0 at 0)."""
-    return _xp(x).maximum(x, 0.0)
+    x, xp = array_and_namespace(x)
+    return xp.maximum(x, 0.0)
 
 
 @relu.defvjp
 def relu_vjp(g, out, x):
     x = getval(x)
-    return multiply(g, _xp(x).astype(x > 0, x.dtype))  # 3x faster than where(x > 0, g, 0)
-
-
-def _share(x, y):
-    """1 where x > y, 1/2 at ties, 0 elsewhere: the subgradient of max(x, y) in x."""
-    x, y = getval(x), getval(y)
-    xp = _xp(x, y)
-    dtype = x.dtype if hasattr(x, "dtype") else y.dtype
-    return xp.astype(x > y, dtype) + 0.5 * xp.astype(x == y, dtype)
+    return multiply(g, xp_of(x).astype(x > 0, x.dtype))  # 3x faster than where(x > 0, g, 0)
 
 
 @primitive
-def maximum(x, y):
-    """Elementwise max; at ties the gradient is split in half between x and y."""
-    return _xp(x, y, name="maximum").maximum(x, y)
+def softplus(x):
+    """log(1 + e^x), as max(x, 0) + log1p(e^-|x|) so it never overflows; d/dx = sigmoid(x)."""
+    x, xp = array_and_namespace(x)
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
-maximum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(x, y)), _shape(x)),
-               lambda g, out, x, y: unbroadcast(multiply(g, _share(y, x)), _shape(y)))
-
-
-@primitive
-def minimum(x, y):
-    """Elementwise min; at ties the gradient is split in half between x and y."""
-    return _xp(x, y, name="minimum").minimum(x, y)
-
-
-minimum.defvjp(lambda g, out, x, y: unbroadcast(multiply(g, _share(y, x)), _shape(x)),
-               lambda g, out, x, y: unbroadcast(multiply(g, _share(x, y)), _shape(y)))
+@softplus.defvjp
+def softplus_vjp(g, out, x):
+    return multiply(g, sigmoid(x))
 
 
 @primitive
-def where(condition, x, y):
-    """x where ``condition`` holds, else y; ``condition`` has no derivative."""
-    return _xp(condition, x, y, name="where").where(condition, x, y)
+def logaddexp(x, y):
+    """log(e^x + e^y), stable; d/dx = e^(x - out), d/dy = e^(y - out) (softmax weights)."""
+    x, y = operands(x, y)
+    return xp_of(x, y, name="logaddexp").logaddexp(x, y)
 
 
-where.defvjp(None,
-             lambda g, out, c, x, y: unbroadcast(where(c, g, 0.0), _shape(x)),
-             lambda g, out, c, x, y: unbroadcast(where(c, 0.0, g), _shape(y)))
+def logaddexp_vjp_x(g, out, x, y):
+    return unbroadcast(multiply(g, exp(subtract(x, out))), shape_of(x))
 
 
-@primitive
-def clip(x, *, min=None, max=None):  # noqa: A002  (array-API names)
-    """x limited to [min, max]; the gradient passes where min <= x <= max."""
-    return _xp(x).clip(x, min=min, max=max)
+def logaddexp_vjp_y(g, out, x, y):
+    return unbroadcast(multiply(g, exp(subtract(y, out))), shape_of(y))
 
 
-@clip.defvjp
-def clip_vjp(g, out, x, *, min=None, max=None):  # noqa: A002
-    inside = getval(x) == getval(out)
-    return where(inside, g, 0.0)
+logaddexp.defvjp(logaddexp_vjp_x, logaddexp_vjp_y)

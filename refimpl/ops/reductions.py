@@ -10,7 +10,9 @@ from __future__ import annotations
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from .elementwise import exp, multiply, subtract
+from ._util import array_and_namespace, as_array, xp_of
+from .arithmetic import multiply, subtract
+from .elementwise import exp
 from .shape import broadcast_to, reshape
 
 __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
@@ -18,7 +20,7 @@ __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
 
 
 def _xp(*xs):
-    return get_namespace(*(getval(x) for x in xs))
+    return xp_of(*xs)
 
 
 def _axes(axis, ndim):
@@ -41,7 +43,8 @@ def _expand_back(g, x, axis, keepdims):
 @primitive
 def sum(x, *, axis=None, keepdims=False):  # noqa: A001  (array-API name)
     """Sum over ``axis``; its VJP broadcasts the gradient back over the summed axes."""
-    return _xp(x).sum(x, axis=axis, keepdims=keepdims)
+    x, xp = array_and_namespace(x)
+    return xp.sum(x, axis=axis, keepdims=keepdims)
 
 
 @sum.defvjp
@@ -51,6 +54,7 @@ def sum_vjp(g, out, x, *, axis=None, keepdims=False):
 
 def mean(x, *, axis=None, keepdims=False):
     """Arithmetic mean over ``axis``."""
+    x = as_array(x)
     count = 1
     for a in _axes(axis, x.ndim):
         count *= x.shape[a]
@@ -69,7 +73,8 @@ def _arg_extreme_vjp(g, out, x, *, axis=None, keepdims=False):
 @primitive
 def max(x, *, axis=None, keepdims=False):  # noqa: A001
     """Largest entry over ``axis``; ties share the gradient equally."""
-    return _xp(x).max(x, axis=axis, keepdims=keepdims)
+    x, xp = array_and_namespace(x)
+    return xp.max(x, axis=axis, keepdims=keepdims)
 
 
 max.defvjp(_arg_extreme_vjp)
@@ -78,7 +83,8 @@ max.defvjp(_arg_extreme_vjp)
 @primitive
 def min(x, *, axis=None, keepdims=False):  # noqa: A001
     """Smallest entry over ``axis``; ties share the gradient equally."""
-    return _xp(x).min(x, axis=axis, keepdims=keepdims)
+    x, xp = array_and_namespace(x)
+    return xp.min(x, axis=axis, keepdims=keepdims)
 
 
 min.defvjp(_arg_extreme_vjp)

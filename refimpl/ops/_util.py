@@ -1,0 +1,99 @@
+"""Small helpers shared by the ops modules: namespace, shape and device of possibly boxed values,
+and the conversion of Python and NumPy scalars into 0-d arrays."""
+
+from __future__ import annotations
+
+import math
+
+import array_api_compat
+
+from refimpl.backend import check_one_library, get_namespace, namespace_by_name
+from refimpl.tracer import getval
+
+PYTHON_SCALARS = (bool, int, float)
+_NUMPY_SCALAR = namespace_by_name("numpy").generic  # numpy.float64(1.0) and friends
+_NAMESPACE_OF_TYPE: dict = {}  # array type -> namespace: one lookup per type, not per call
+
+
+def xp_of(*xs, name: str = "arrays"):
+    """The array namespace of possibly boxed arrays (Python scalars and ``None`` are ignored).
+
+    Arrays of one type share a namespace, so it is looked up once per type (the lookup was a
+    third of the time of a small training step); a mix of types gets the full check, which
+    raises a TypeError naming ``name`` for two libraries.
+    """
+    kind = array = None
+    for x in xs:
+        x = getval(x)
+        if x is None or type(x) in PYTHON_SCALARS:
+            continue
+        if kind is None:
+            kind, array = type(x), x
+        elif type(x) is not kind:
+            return get_namespace(*(getval(v) for v in xs), name=name)
+    xp = _NAMESPACE_OF_TYPE.get(kind)
+    if xp is None:
+        xp = _NAMESPACE_OF_TYPE[kind] = get_namespace(array, name=name)  # raises for no array
+    return xp
+
+
+def one_library(x, y, name: str):
+    """Raw operands ``(x, y)`` of a binary op, checked to come from one array library.
+
+    A NumPy scalar beside another library's array becomes a Python number (as a Python float
+    would be taken); two libraries raise a TypeError naming ``name``. Operands of one type
+    (the common case) return at once.
+    """
+    if type(x) is type(y) or type(x) in PYTHON_SCALARS or type(y) in PYTHON_SCALARS:
+        return x, y
+    if isinstance(x, _NUMPY_SCALAR) and not array_api_compat.is_numpy_array(y):
+        x = x.item()
+    if isinstance(y, _NUMPY_SCALAR) and not array_api_compat.is_numpy_array(x):
+        y = y.item()
+    check_one_library(x, y, name=name)
+    return x, y
+
+
+def shape_of(x) -> tuple:
+    """The shape of an array, a box, or ``()`` for a Python scalar."""
+    return tuple(getattr(x, "shape", ()))
+
+
+def size_of(x) -> int:
+    """The number of elements (``x.size`` is a method on torch tensors, so never call that)."""
+    return math.prod(shape_of(x))
+
+
+def device_of(x):
+    """The device of a possibly boxed array, for ``device=`` of every array made from it."""
+    return array_api_compat.device(getval(x))
+
+
+def is_scalar(x) -> bool:
+    """True for Python numbers and NumPy scalars (``numpy.float64(1.0)``), not 0-d arrays."""
+    return type(x) in PYTHON_SCALARS or isinstance(x, _NUMPY_SCALAR)
+
+
+def as_array(x, like=None):
+    """``x`` unchanged if it is an array or a box; a scalar as a 0-d array otherwise.
+
+    The array is of the namespace, device and (floating) dtype of ``like`` when given, else a
+    NumPy array of NumPy's dtype for the scalar (float64 for a Python float, as NumPy does).
+    """
+    if not is_scalar(x):
+        return x
+    if like is None:
+        return namespace_by_name("numpy").asarray(x)
+    raw = getval(like)
+    xp = get_namespace(raw)
+    dtype = raw.dtype if xp.isdtype(raw.dtype, "real floating") else None
+    if type(x) not in PYTHON_SCALARS:
+        x = x.item()  # a NumPy scalar: host data already, so no device synchronisation
+    return xp.asarray(x, dtype=dtype, device=array_api_compat.device(raw))
+
+
+def array_and_namespace(x):
+    """(x as an array, its namespace): the first line of every unary primitive."""
+    if type(x) in PYTHON_SCALARS or isinstance(x, _NUMPY_SCALAR):
+        x = as_array(x)
+    return x, xp_of(x)
