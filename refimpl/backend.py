@@ -24,7 +24,7 @@ Array = Any
 __all__ = [
     "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
     "device_of", "compute_device", "is_floating", "default_float", "check_floating", "make_rng",
-    "cupy_problem", "BACKENDS", "sliding_window_view", "kth_largest",
+    "cupy_problem", "BACKENDS", "BackendUnavailableError", "sliding_window_view", "kth_largest",
 ]
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
@@ -70,26 +70,32 @@ def check_one_library(*arrays, name: str) -> None:
         get_namespace(*arrays, name=name)
 
 
+class BackendUnavailableError(RuntimeError):
+    """An array library that was asked for is not installed, or finds no usable device."""
+
+
 def namespace_by_name(name: str) -> Any:
     """The namespace for ``"numpy"``, ``"cupy"``, ``"torch"`` or ``"array_api_strict"``.
 
     Raises:
         ValueError: for another name.
-        RuntimeError: in one line, when CuPy or PyTorch is missing, or CuPy finds no usable GPU.
+        BackendUnavailableError (a RuntimeError): in one line, when CuPy or PyTorch is missing,
+            or CuPy finds no usable GPU.
     """
     if name == "numpy":
         return get_namespace(np.empty(0))
     if name == "cupy":
         problem = cupy_problem()
         if problem:
-            raise RuntimeError(f"backend cupy: {problem}")
+            raise BackendUnavailableError(f"backend cupy: {problem}")
         import cupy  # noqa: PLC0415  (optional dependency, imported on request only)
         return array_api_compat.array_namespace(cupy.empty(0))
     if name == "torch":
         try:
             import torch  # noqa: PLC0415  (optional dependency, imported on request only)
         except ImportError as err:
-            raise RuntimeError(f"backend torch: PyTorch is not installed ({err})") from None
+            raise BackendUnavailableError(f"backend torch: PyTorch is not installed ({err}); "
+                                          "pip install torch") from None
         return array_api_compat.array_namespace(torch.empty(0))
     if name == "array_api_strict":
         import array_api_strict  # noqa: PLC0415

@@ -71,4 +71,4 @@ def test_robustness_errors_are_one_line(checkpoint, tmp_path, capsys):
     assert main(["robustness", str(checkpoint), "--radii", "0.1,x", "--out",
                  str(tmp_path)]) == 2
     assert "--radii" in capsys.readouterr().err
-    assert main(["robustness", str(tmp_path / "missing.npz")]) == 2
+    assert main(["robustness", str(tmp_path / "missing.npz")]) == 3  # file not found

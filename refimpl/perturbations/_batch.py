@@ -34,6 +34,11 @@ def values_checked_already():
         _CHECK_VALUES.reset(token)
 
 
+def may_read_values() -> bool:
+    """False inside :func:`values_checked_already` (a training step): no device reads."""
+    return _CHECK_VALUES.get()
+
+
 def flat(x: Array) -> Array:
     """(N, ...) -> (N, D) in C order (a view where the backend allows)."""
     xp = get_namespace(x)

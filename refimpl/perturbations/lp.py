@@ -22,7 +22,8 @@ from typing import Any
 
 from refimpl.backend import device_of, get_namespace
 
-from ._batch import check_finite, check_radius, flat, per_example, safe_divide, scale_rows
+from ._batch import (check_finite, check_radius, flat, may_read_values, per_example, safe_divide,
+                     scale_rows)
 
 Array = Any
 
@@ -91,13 +92,14 @@ def _l2_norm(a: Array) -> Array:
 
     A sum of squares ss >= D * tiny / eps loses less than eps relatively to squares that
     underflow (each lost term is < tiny); rows below that, or where ss overflowed, are
-    recomputed scaled by their largest magnitude. Typical rows take a single pass.
+    recomputed scaled by their largest magnitude. Typical rows take a single pass. Inside a
+    training step (no device reads) both are computed and the right one kept per row.
     """
     xp = get_namespace(a)
     ss = xp.vecdot(a, a, axis=-1)
     info = xp.finfo(a.dtype)
     inexact = ~xp.isfinite(ss) | (ss < a.shape[1] * info.smallest_normal / info.eps)
-    if bool(xp.any(inexact)):
+    if not may_read_values() or bool(xp.any(inexact)):
         return xp.where(inexact, _norm_of_flat(xp.abs(a), 2), xp.sqrt(ss))
     return xp.sqrt(ss)
 

@@ -22,7 +22,7 @@ def _l1_divided_by_l1_norm(grad, radius):
     """The known bug: radius * g / ||g||_1 has l1 norm radius but is not the steepest step."""
     xp = get_namespace(grad)
     total = xp.sum(xp.abs(grad), axis=1, keepdims=True)
-    r = xp.reshape(xp.asarray(radius, dtype=grad.dtype), (-1, 1))
+    r = xp.reshape(xp.asarray(radius, dtype=grad.dtype, device=grad.device), (-1, 1))
     return r * xp.where(total > 0, grad / xp.where(total > 0, total, 1.0), 0.0)
 
 

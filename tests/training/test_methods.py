@@ -362,8 +362,7 @@ SYNC_FREE = [("normal", {}), ("goodfellow", {}), ("robust_lp", {}), ("robust_lp"
              ("robust_lp", {"p": 1.0}), ("ksup", {}), ("urn", {}),
              ("urn", {"noise": "gaussian"}), ("lwa", {}), ("lwa_rep", {}), ("gradreg", {}),
              ("gradreg_penalty", {}), ("sign_noise", {}),
-             pytest.param("lwa", {"direction": "adv_alpha"}, marks=pytest.mark.xfail(
-                 reason="lp.norm's l2 fallback test reads the device (lp.py)", strict=False))]
+             ("lwa", {"direction": "adv_alpha"})]
 
 
 @pytest.mark.parametrize("name, options", SYNC_FREE)
