@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from refimpl.backend import device_of, make_rng
+from refimpl.perturbations import Noise
 from refimpl.perturbations._model import check_label_range
 
 from ._common import (batches, check_batch_size, check_data, check_radius, check_seed,
@@ -37,7 +38,8 @@ TITLES: dict[str, str] = {"clean": "Clean", **{name: f"{a.title} ({a.norm})"
                                                for name, a in ATTACKS.items()}}
 """Readable column names with the norm of the radius, "clean" included."""
 
-RANDOM_ATTACKS = frozenset(name for name, a in ATTACKS.items() if a.random)
+RANDOM_ATTACKS = frozenset(name for name, a in ATTACKS.items()
+                           if a.random and isinstance(a.direction, Noise))
 """The built-in attacks that draw random numbers instead of using a gradient."""
 
 DEFAULT_CLIP = (0.0, 1.0)

@@ -15,11 +15,16 @@ the papers' meanings (API.md, SPEC "Attack names"):
 | adv_alpha | paper 004's linearized minimal perturbation (softmax-probability Jacobian), l2 | l2 norm |
 | adv_alpha_logits | the same on the logits' Jacobian | l2 norm |
 
-| pgd_linf, pgd_l2, pgd_l1 | projected steepest ascent (:func:`refimpl.perturbations.search.pgd`), 10 steps of 2.5 radius / 10, zero start | that norm |
+| pgd_linf, pgd_l2, pgd_l1 | PGD (:func:`refimpl.perturbations.pgd`): 40 steps of 2.5 radius / 40 from a uniform random start in the ball, 1 restart | that norm |
+| apgd_ce, apgd_ce_l2 | APGD-CE (:func:`refimpl.perturbations.apgd_ce`, Croce and Hein 2020), 100 steps, random start | linf / l2 norm |
+| deepfool_l2, deepfool_linf | DeepFool (:func:`refimpl.perturbations.deepfool`), 50 steps, overshoot 0.02; counted at radius r where its perturbation has norm <= r | l2 / linf norm |
+| cw_l2 | Carlini-Wagner l2 (:func:`refimpl.perturbations.cw_l2`), counted like DeepFool | l2 norm |
+| lbfgs | batched untargeted box-constrained L-BFGS (:func:`refimpl.perturbations.lbfgs_untargeted`), counted like DeepFool | l2 norm |
 
-Further iterative attacks (APGD, DeepFool, CW, L-BFGS) are added with
-:func:`register_attack` by the module that defines them; every attack runs as
-``attack.run(logits_fn, x, y, radius=, clip=, rng=, **options) -> AttackResult``.
+Every attack runs as ``attack.run(logits_fn, x, y, radius=, clip=, rng=, **options) ->
+AttackResult``; :func:`register_attack` adds one. The minimum-norm attacks (DeepFool, CW,
+L-BFGS) find the smallest perturbation they can per example; at a fixed radius an example
+counts as attacked only where that norm is <= radius (:func:`~refimpl.perturbations.within_radius`).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any, Callable
 from refimpl.perturbations import (AdvAlpha, GaussianNoise, KSupport, LossGradient, Lp, Noise,
                                    SignL2, UniformNoise)
 from refimpl.perturbations.attacks import one_step
-from refimpl.perturbations.search import pgd
+from refimpl.perturbations import apgd_ce, cw_l2, deepfool, lbfgs_untargeted, pgd, within_radius
 
 __all__ = ["Attack", "ATTACKS", "ALIASES", "register_attack", "get_attack", "label"]
 
@@ -99,12 +104,32 @@ def register_attack(name: str, run: Callable, *, norm: str, title: str | None = 
     return attack
 
 
-def _pgd_run(p: float, logits_fn, x, y, *, radius, clip=None, rng=None, steps: int = 10,
-             step_size: float | None = None):
+def _pgd_run(p: float, logits_fn, x, y, *, radius, clip=None, rng=None, steps: int = 40,
+             step_size: float | None = None, restarts: int = 1):
     """PGD in the lp ball: ``steps`` steps of ``step_size`` (2.5 radius / steps by default,
-    Madry et al.'s rule), from delta = 0 (deterministic; Madry's random start is pgd(rng=))."""
+    Madry et al.'s rule), from a uniform random start in the ball drawn from ``rng`` (from
+    delta = 0 when ``rng`` is None)."""
     step_size = 2.5 * radius / steps if step_size is None else step_size
-    return pgd(logits_fn, x, y, radius=radius, p=p, step_size=step_size, steps=steps, clip=clip)
+    return pgd(logits_fn, x, y, radius=radius, p=p, step_size=step_size, steps=steps, clip=clip,
+               rng=rng, restarts=restarts)
+
+
+def _apgd_run(p: float, logits_fn, x, y, *, radius, clip=None, rng=None, steps: int = 100,
+              restarts: int = 1):
+    """APGD-CE in the lp ball (p = inf or 2), from a random start when ``rng`` is given."""
+    return apgd_ce(logits_fn, x, y, radius=radius, p=p, steps=steps, clip=clip, rng=rng,
+                   restarts=restarts)
+
+
+def _minimum_norm_run(attack: Callable, logits_fn, x, y, *, radius, clip=None, rng=None,
+                      **options):
+    """A minimum-norm attack counted at ``radius``: x_adv where its norm is <= radius."""
+    found = attack(logits_fn, x, y, clip=clip, **options)
+    return within_radius(found, x, radius)
+
+
+def _deepfool(p: float):
+    return functools.partial(deepfool, p=p)
 
 
 def _register_defaults() -> None:
@@ -126,7 +151,17 @@ def _register_defaults() -> None:
         ATTACKS[attack.name] = attack
     for norm, p in (("linf", math.inf), ("l2", 2.0), ("l1", 1.0)):
         register_attack(f"pgd_{norm}", functools.partial(_pgd_run, p), norm=norm,
-                        title=f"PGD ({norm})")
+                        title=f"PGD ({norm})", random=True)
+    for norm, p in (("linf", math.inf), ("l2", 2.0)):
+        suffix = "" if norm == "linf" else "_l2"
+        register_attack(f"apgd_ce{suffix}", functools.partial(_apgd_run, p), norm=norm,
+                        title=f"APGD-CE ({norm})", random=True)
+        register_attack(f"deepfool_{norm}", functools.partial(_minimum_norm_run, _deepfool(p)),
+                        norm=norm, title=f"DeepFool ({norm})")
+    register_attack("cw_l2", functools.partial(_minimum_norm_run, cw_l2), norm="l2",
+                    title="Carlini-Wagner (l2)")
+    register_attack("lbfgs", functools.partial(_minimum_norm_run, lbfgs_untargeted), norm="l2",
+                    title="L-BFGS (l2)")
     titles = {"linf": "FGSM", "adv_loss_sign": "Adv_Loss_Sign", "adv_loss": "Adv_Loss",
               "single_pixel": "Single pixel (l1)", "ksup": "Ksup (K=50%)"}
     for alias, target in ALIASES.items():
