@@ -109,9 +109,16 @@ class SoftmaxRegression:
         return np.argmax(self.logits(x), axis=1)
 
     def input_gradient(self, x, y) -> np.ndarray:
-        """grad_x of each example's cross-entropy: (softmax(z) - onehot(y)) W^T, (N, D)."""
+        """grad_x of each example's cross-entropy: (softmax(z) - onehot(y)) W^T, (N, D).
+
+        The true class's entry p_y - 1 is computed as -(sum of the other probabilities), which
+        is the same number without the cancellation that makes it 0 once p_y rounds to 1 (as
+        refimpl's cross-entropy VJP does).
+        """
         probs = softmax(self.logits(x), axis=1)
-        probs[np.arange(len(y)), y] -= 1.0
+        rows = np.arange(len(y))
+        probs[rows, y] = 0.0
+        probs[rows, y] = -probs.sum(axis=1)
         return probs @ self.weight.T
 
 

@@ -151,7 +151,7 @@ predicted = 0.5 * sigmas ** 2 * curvature
 ratio = gaps[2] / predicted
 print(f"mean u^T H u = {curvature:.4f}; measured gap / (s^2/2 mean u^T H u) at sigma = "
       + ", ".join(f"{s:.0e}: {r:.4f}" for s, r in zip(sigmas[:5], ratio[:5])))
-assert np.all(np.abs(ratio[sigmas <= 1e-3] - 1) < 0.01)
+assert np.all(np.abs(ratio[sigmas <= 1e-2] - 1) < 0.025)  # third-order terms: O(sigma)
 
 # %% [markdown]
 # `theory.gradient_regularization` does the same on a small smooth network (tanh, 6 inputs,
