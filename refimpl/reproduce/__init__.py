@@ -8,6 +8,8 @@ CSV and PNG into ``out/NAME``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,11 +34,18 @@ class Context:
     folder: Path
     quiet: bool
     train: Callable[[Run, int], Trained]
+    data: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    extra_runs: list = field(default_factory=list)  # nets trained for a measurement (generators)
 
-    def fixed_set(self, name: str, build: Callable[[], FixedSet]) -> FixedSet:
-        """A fixed adversarial set stored in the experiment folder (built once)."""
-        path = self.folder / f"{name}.npz"
+    def fixed_set(self, name: str, settings: dict, build: Callable[[], FixedSet]) -> FixedSet:
+        """A fixed adversarial set stored in the experiment folder, built once per ``settings``.
+
+        The file name carries a hash of ``settings`` (what made the set: the generator run's
+        key, seed, attacks, radius) and of the data description (train and test examples,
+        preprocessing), so a run with other settings never scores on an older set.
+        """
+        path = self.folder / f"{name}-{settings_key({**settings, 'data': self.data})}.npz"
         if path.exists():
             return load_fixed_set(path)
         fixed = build()
@@ -44,14 +53,32 @@ class Context:
         return fixed
 
 
-def reproduce(name: str, *, out="results/reproduce", epochs: int | None = None,
+def settings_key(settings: dict) -> str:
+    """A short hash of JSON-friendly ``settings`` (sorted keys), for cache file names."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def run_record(trained: Trained) -> dict:
+    """What ran: the run's settings as trained (epochs scaled by --epochs), the epochs actually
+    trained, the folder, the final test accuracy and the training time."""
+    return {**asdict(trained.run), "seed": trained.seed, "folder": str(trained.folder),
+            "epochs_trained": len(trained.history),
+            "final_test_accuracy": (trained.history[-1].get("test_accuracy")
+                                    if trained.history else None),
+            "training_seconds": training_seconds(trained)}
+
+
+def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
               subset: int | None = None, test_subset: int | None = None, seeds=(0,),
               data_dir=None, download: bool = False, xp=None, dtype=None, quiet: bool = False,
               log=print) -> dict:
     """Train, measure and report the experiment ``name``; returns the result dict.
 
     Args:
-        out: output folder; trained runs go to ``out/models``, results to ``out/NAME``.
+        out: output folder (default ``runs/reproduce``; the committed tables live in
+            ``results/reproduce``, written only when named here); trained runs go to
+            ``out/models``, results to ``out/NAME``.
         epochs: train every run this many epochs instead of the paper's (milestones scaled).
         subset: train on the first N training examples; test_subset: score the first N test
             examples (quick runs; the defaults are the papers' full sets).
@@ -82,20 +109,29 @@ def reproduce(name: str, *, out="results/reproduce", epochs: int | None = None,
 
     trained = {run.label: [train(run, seed) for seed in seeds] for run in experiment.runs}
     trained_at = time.perf_counter()
-    ctx = Context(seeds, folder, quiet, train)
+    ctx = Context(seeds, folder, quiet, train, data=data.description)
+
+    def train_extra(run: Run, seed: int) -> Trained:
+        extra = train(run, seed)
+        ctx.extra_runs.append({"label": run.label, **run_record(extra)})
+        return extra
+
+    ctx.train = train_extra
     result = MEASUREMENTS[experiment.measure](experiment, trained, data, ctx)
     result.update(
         experiment=name, title=experiment.title, paper=PAPER_TITLES[experiment.paper],
         kind="figure" if experiment.measure == "attack_curves" else "table",
         notes=experiment.notes, seeds=seeds, data=data.description,
-        settings={k: (asdict(v) if isinstance(v, Run) else v)
+        settings={k: (asdict(v.with_epochs(epochs)) if isinstance(v, Run) else v)
                   for k, v in experiment.settings.items()},
         runs=[{"label": label, **asdict(runs[0].run),
                "folders": [str(t.folder) for t in runs],
+               "epochs_trained": [len(t.history) for t in runs],
                "final_test_accuracy": [t.history[-1].get("test_accuracy") if t.history else None
                                        for t in runs],
                "training_seconds": [training_seconds(t) for t in runs]}
               for label, runs in trained.items()],
+        extra_runs=ctx.extra_runs,
         wall_seconds={"this_call": time.perf_counter() - began,
                       "measurement": time.perf_counter() - trained_at})
     result["files"] = [str(p) for p in result.get("figures", [])] + [

@@ -22,7 +22,7 @@ def compare(name: str, rows: list[dict], columns: list[str]) -> list[dict]:
             ref = paper.get(row["model"], {}).get(column)
             ours = row[column]
             records.append({"model": row["model"], "column": column, "ours": ours,
-                            "paper": ref, "difference": None if ref is None else ours - ref,
+                            "paper": ref, "difference": None if ref is None or ours is None else ours - ref,
                             "std": row.get(f"{column}_std")})
     return records
 

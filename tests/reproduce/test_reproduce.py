@@ -60,6 +60,9 @@ def test_every_experiment_writes_its_results(results):
         assert header == "model,column,ours,paper,difference,std"
         for row in result["rows"]:
             for column in result["columns"]:
+                if row[column] is None:  # an empty A_mnist after one epoch: nothing to score
+                    assert column == "a_mnist", (name, row["model"])
+                    continue
                 assert 0.0 <= row[column] <= 1.0, (name, row["model"], column)
         for path in result["files"]:
             assert (folder / path.split("/")[-1]).is_file() or path.endswith(".png")
@@ -74,7 +77,8 @@ def test_tables_carry_the_papers_values(results):
     for name, paper in PAPER_TABLES.items():
         rows = done[name]["rows"]
         assert {r["model"] for r in rows} == set(paper["rows"]), name
-        assert set(paper["columns"]) == set(done[name]["columns"]), name
+        assert set(paper["columns"]) | {"pgd40_l2"} >= set(done[name]["columns"]), name
+        assert set(paper["columns"]) <= set(done[name]["columns"]), name
         record = compare(name, rows, done[name]["columns"])[0]
         assert record["paper"] == paper["rows"][record["model"]][record["column"]]
         assert record["difference"] == pytest.approx(record["ours"] - record["paper"])
@@ -90,13 +94,15 @@ def test_paper_tables_are_fractions_with_a_source():
 
 def test_fixed_sets_are_stored_and_sized(results):
     out, done, _ = results
-    fixed = np.load(out / "huang-table1" / "fixed-seed0.npz")
+    (fixed_path,) = (out / "huang-table1").glob("fixed-seed0-*.npz")
+    fixed = np.load(fixed_path)
     assert fixed["x"].shape == (40, 1, 28, 28)  # keep="all": every test point moved
-    a_mnist = np.load(out / "shaham-table1" / "a_mnist-seed0.npz")
+    (a_mnist_path,) = (out / "shaham-table1").glob("a_mnist-seed0-*.npz")
+    a_mnist = np.load(a_mnist_path)
     assert a_mnist["x"].shape[1:] == (1, 32, 32)
     assert done["shaham-table1"]["extra"]["a_mnist_size_per_seed"] == [a_mnist["x"].shape[0]]
     baseline = next(r for r in done["shaham-table1"]["rows"] if r["model"] == "Baseline")
-    assert baseline["a_mnist"] == 0.0 or a_mnist["x"].shape[0] == 0
+    assert baseline["a_mnist"] in (0.0, None) or a_mnist["x"].shape[0] == 0
 
 
 def test_runs_are_cached_and_not_retrained(results, mnist_dir):
@@ -105,7 +111,7 @@ def test_runs_are_cached_and_not_retrained(results, mnist_dir):
               for r in done[name]["runs"] if r["label"] in ("Normal", "Ksup")}
     assert len(shared) == 2  # ksup-table3 reused ksup-table2's Normal and Ksup networks
     checkpoint = out / "models" / EXPERIMENTS["ksup-table3"].runs[1].with_epochs(1).key() / \
-        "seed0-train120" / "checkpoint.npz"
+        "seed0-train120-byte256" / "checkpoint.npz"
     before = checkpoint.stat().st_mtime_ns
     again = reproduce("ksup-table3", out=out, epochs=1, data_dir=mnist_dir, quiet=True,
                       log=lambda _: None)
