@@ -17,13 +17,16 @@ from typing import Callable
 
 from refimpl.evaluation import FixedSet, load_fixed_set, save_fixed_set
 
-from .experiments import EXPERIMENTS, Experiment, Run
+from .experiments import EXPERIMENTS, Experiment, Run, schedule_text
 from .measure import MEASUREMENTS
 from .paper import PAPER_TABLES, PAPER_TITLES
 from .report import format_table, write_outputs
 from .runner import Trained, load_experiment_data, train_run, training_seconds
 
-__all__ = ["EXPERIMENTS", "PAPER_TABLES", "reproduce", "Experiment", "Run"]
+FIGURES = ("attack_curves", "single_pixel_examples")
+"""The measurements whose result is a figure (no bar chart of a table)."""
+
+__all__ = ["EXPERIMENTS", "PAPER_TABLES", "reproduce", "describe", "Experiment", "Run"]
 
 
 @dataclass
@@ -101,7 +104,7 @@ def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
     if not quiet:
         log(f"refimpl reproduce {name}: {experiment.title} (paper {experiment.paper}: "
             f"{PAPER_TITLES[experiment.paper]})\n  data: {data.description}; seeds {seeds}; "
-            f"out {folder}")
+            f"out {folder}\n{describe(name, epochs=epochs)}")
 
     def train(run: Run, seed: int) -> Trained:
         return train_run(run.with_epochs(epochs), seed, data, out=out, xp=xp, dtype=dtype,
@@ -120,7 +123,7 @@ def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
     result = MEASUREMENTS[experiment.measure](experiment, trained, data, ctx)
     result.update(
         experiment=name, title=experiment.title, paper=PAPER_TITLES[experiment.paper],
-        kind="figure" if experiment.measure == "attack_curves" else "table",
+        kind="figure" if experiment.measure in FIGURES else "table",
         notes=experiment.notes, seeds=seeds, data=data.description,
         settings={k: (asdict(v.with_epochs(epochs)) if isinstance(v, Run) else v)
                   for k, v in experiment.settings.items()},
@@ -138,6 +141,29 @@ def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
         str(p) for p in write_outputs(folder, name, result)]
     log(_summary(name, result))  # the table is the answer: printed even with quiet
     return result
+
+
+def describe(name: str, *, epochs: int | None = None) -> str:
+    """Every setting of experiment ``name``: each run's network, method, optimiser and schedule
+    (as trained with ``epochs``), the measurement's settings and the notes."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"name: unknown experiment {name!r}; choose one of "
+                         f"{', '.join(EXPERIMENTS)}")
+    experiment = EXPERIMENTS[name]
+    lines = [f"{name}: {experiment.title} (paper {experiment.paper}); inputs "
+             f"{experiment.preprocess}; measurement {experiment.measure}"]
+    runs = list(experiment.runs) + [v for v in experiment.settings.values() if isinstance(v, Run)]
+    for run in runs:
+        run = run.with_epochs(epochs)
+        lines.append(f"  {run.label}: {run.model}, method {run.method} {run.options or ''}; "
+                     f"{schedule_text(run)}; batch {run.batch_size}, momentum {run.momentum:g}, "
+                     f"dampening {run.dampening:g}, weight decay {run.weight_decay:g}, lr decay "
+                     f"{run.lr_decay:g} per step, order {run.shuffle}")
+    for key, value in experiment.settings.items():
+        if not isinstance(value, Run):
+            lines.append(f"  {key}: {value}")
+    lines.append(f"  notes: {experiment.notes}")
+    return "\n".join(lines)
 
 
 def _summary(name: str, result: dict) -> str:

@@ -140,6 +140,16 @@ SHAHAM_CNNS = (
 )
 SHAHAM_RADII = {"l1": 2.0, "l2": 2.0, "fgsm": 0.2}
 
+# Paper 002 gives no optimiser, eps or layers for its MNIST LeNets (all with dropout): ours.
+_SIGN = dict(batch_size=128, lr=0.05, momentum=0.9, epochs=20, milestones={14: 0.005})
+SIGN_LENETS = (
+    Run("LeNet", "lenet-dropout-50", "dropout", **_SIGN),
+    Run("FGSM-LeNet", "lenet-dropout-50", "goodfellow",
+        {"radius": 0.1, "alpha": 0.5, "magnitude": "own"}, **_SIGN),
+    Run("R-LeNet", "lenet-dropout-50", "sign_noise", {"eps": 0.1, "prob": 0.5, "hidden": True},
+        **_SIGN),
+)
+
 _MNIST_ATTACKS = ("magnitudes are l2 norms (the sign test set is sign(grad) rescaled to l2 "
                   "norm c); only correctly classified test points are attacked; no clipping")
 _TRAIN_MODE = ("each attack's gradient is taken with the network in training mode (fresh "
@@ -149,7 +159,7 @@ _HUANG_NOTES = ("Settings from the authors' MXNet notebooks: inputs byte/256, we
                 "the training order shuffled once at load and kept every epoch")
 
 
-def _schedule(run: Run) -> str:
+def schedule_text(run: Run) -> str:
     rates = [run.lr] + list(run.milestones.values())
     edges = [0] + list(run.milestones) + [run.epochs]
     return " + ".join(f"{b - a} at lr {r:g}" for a, b, r in zip(edges, edges[1:], rates))
@@ -157,7 +167,7 @@ def _schedule(run: Run) -> str:
 
 def _schedules(runs) -> str:
     return "; ".join(f"{r.label} ({r.model}, {r.method}{' ' + str(r.options) if r.options else ''}"
-                     f"): {_schedule(r)}" for r in runs)
+                     f"): {schedule_text(r)}" for r in runs)
 
 
 EXPERIMENTS = {e.name: e for e in (
@@ -172,7 +182,7 @@ EXPERIMENTS = {e.name: e for e in (
                      "l2 loss-gradient step 1.7, update on the adversarial batch only. LWA_Rep's "
                      "radius and schedule are not published: ours are 1.7 and LWA's. The Fixed "
                      "set: a separate Normal net (seed + 1000) trained "
-                     f"{_schedule(HUANG_FIXED_BASELINE)} moves every test point (correct or not) "
+                     f"{schedule_text(HUANG_FIXED_BASELINE)} moves every test point (correct or not) "
                      "1.5 along its l2-normalised loss gradient, stored unclipped."),
     Experiment("huang-table2", "LeNet (tanh) against l2-magnitude-1.5 attacks", "004",
                HUANG_LENETS, "huang_table", preprocess="byte256",
@@ -235,6 +245,29 @@ EXPERIMENTS = {e.name: e for e in (
                notes="Nets trained like ksup-table2's. Paper claim: on perturbed test sets "
                      "K-support training has the largest area under the curve; on clean data it "
                      "is not better than Normal."),
+    Experiment("huang-fig2", "LeNet: accuracy of each training method against the l2 norm of "
+               "the perturbation", "004", HUANG_LENETS, "attack_curves", preprocess="byte256",
+               settings={"attacks": ["adv_loss"], "magnitudes": [0.25 * i for i in range(13)],
+                         "per_model": True, "xlabel": "l2 norm of the perturbation (Adv_Loss)"},
+               notes=f"The nets of huang-table2 ({_HUANG_NOTES}). The paper's figure does not "
+                     "name its attack: ours is Adv_Loss (the l2 loss-gradient step) made on each "
+                     "net itself, only correctly classified points perturbed. Paper claim: LWA "
+                     "is more accurate than Normal at every magnitude, with no loss of clean "
+                     "accuracy."),
+    Experiment("signnoise-table4", "LeNet (dropout) test error: sign noise (R-LeNet) and FGSM "
+               "training", "002", SIGN_LENETS, "clean_error",
+               notes="Paper 002 gives no eps, noise layers, optimiser or schedule; ours: eps 0.1 "
+                     "and p = 0.5 (fresh signs per element and step) on the inputs and every "
+                     "hidden activation; FGSM training alpha 0.5 at linf radius 0.1 on [0, 1] "
+                     "pixels; all three LeNets with dropout 0.5 after FC 400 (the table's "
+                     f"Dropout column); {schedule_text(SIGN_LENETS[0])}, batch 128, momentum "
+                     "0.9. The LeNet row is the clean error without the noise, R-LeNet with it."),
+    Experiment("shaham-fig1", "Single-pixel adversarial examples against the baseline CNN",
+               "001", SHAHAM_CNNS[:1], "single_pixel_examples",
+               preprocess="pad32-standardize-own", settings={"radius": 2.0},
+               notes="The baseline of shaham-table1. The l1 steepest-ascent step of radius 2 "
+                     "(standardised units) changes the single pixel of largest |gradient|; the "
+                     "figure shows the first correctly classified test points it fools."),
     Experiment("shaham-table1", "CNN: robust training and the fixed adversarial set A_mnist",
                "001", SHAHAM_CNNS, "shaham_table", preprocess="pad32-standardize-own",
                settings={"radii": SHAHAM_RADII, "pgd": True},
@@ -242,7 +275,7 @@ EXPERIMENTS = {e.name: e for e in (
                      "and biases, an input BatchNorm (no affine, eps 1e-5, momentum 0.1, "
                      "statistics per channel) in the robust nets only, each split padded to "
                      "32x32 and standardised with its own mean and std, batches in file order, "
-                     f"{_schedule(SHAHAM_CNNS[0])} with momentum 0.9, dampening 0.9, lr decay "
+                     f"{schedule_text(SHAHAM_CNNS[0])} with momentum 0.9, dampening 0.9, lr decay "
                      "5e-6 per step, L2 penalty 1e-3, batch 100. The robust scripts never stop: "
                      "120 epochs, as the baseline. Training perturbations are computed with the "
                      "net in evaluation mode (running BatchNorm statistics; Torch7 used batch "

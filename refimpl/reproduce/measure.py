@@ -17,6 +17,8 @@ from typing import Any, Callable
 from refimpl import evaluation
 from refimpl.backend import to_numpy
 
+from .extra import clean_error, single_pixel_examples
+
 __all__ = ["MEASUREMENTS"]
 
 
@@ -252,8 +254,9 @@ def attack_curves(experiment, trained: dict, data, ctx) -> dict:
             name = label if experiment.settings.get("per_model") else evaluation.TITLES[attack]
             curves[name] = [statistics.fmean(c[attack][i] for c in per_seed)
                             for i in range(len(magnitudes))]
-    xlabel = ("epsilon (standardised units)" if experiment.settings.get("per_model")
-              else "perturbation magnitude (l2 norm)")
+    xlabel = experiment.settings.get("xlabel") or (
+        "epsilon (standardised units)" if experiment.settings.get("per_model")
+        else "perturbation magnitude (l2 norm)")
     figure = accuracy_vs_magnitude({k: (magnitudes, v) for k, v in curves.items()},
                                    ctx.folder / "accuracy_vs_magnitude.png",
                                    title=experiment.title, xlabel=xlabel)
@@ -323,6 +326,9 @@ def _curve_claims(name, curves, magnitudes) -> list:
         k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES[attack_name("sign_l2")]]
         return [("K-support noise lowers accuracy more than l_inf (sign) noise at every "
                  "magnitude > 0", all(k[i] <= s[i] for i in inner))]
+    if name == "huang-fig2":
+        return [("LWA is more accurate than Normal at every magnitude > 0",
+                 all(curves["LWA"][i] > curves["Normal"][i] for i in inner))]
     if name == "shaham-fig3":
         base = curves["Baseline"]
         return [("every robustified net is more accurate than the baseline at every epsilon > 0",
@@ -332,4 +338,5 @@ def _curve_claims(name, curves, magnitudes) -> list:
 
 MEASUREMENTS: dict[str, Callable[..., dict]] = {
     "robustness": robustness, "huang_table": huang_table, "shaham_table": shaham_table,
-    "attack_curves": attack_curves, "precision_recall": precision_recall}
+    "attack_curves": attack_curves, "precision_recall": precision_recall,
+    "clean_error": clean_error, "single_pixel_examples": single_pixel_examples}

@@ -15,6 +15,7 @@ PAPER_TITLES = {
     "000": "Adversarial noise from the K-support norm, and training with it (IEEE Access, 2016)",
     "001": "Understanding adversarial training: increasing local stability of neural nets "
            "through robust optimization (Shaham, Yamada, Negahban)",
+    "002": "Feed-forward sign noise g(x) = x + eps x l(x) in input and hidden space",
     "003": "A unified gradient regularization family for adversarial examples "
            "(Lyu, Huang, Liang)",
     "004": "Learning with a strong adversary (Huang, Xu, Schuurmans, Szepesvari)",
@@ -95,6 +96,13 @@ PAPER_TABLES = {
             "Ksup": {"clean": 0.986, "sign_l2": 0.931, "l2": 0.852, "k_support": 0.845,
                      "gaussian": 0.350},
         },
+    },
+    "signnoise-table4": {
+        "paper": "002", "table": "Table 4 (MNIST rows)", "file": "002_714e41118cdeeccf.txt",
+        "caption": "Test error of LeNets with dropout: plain, FGSM-trained, sign-noise (R-)",
+        "columns": {"error": "Error(%)"},
+        "rows": {"LeNet": {"error": 0.0050}, "FGSM-LeNet": {"error": 0.0060},
+                 "R-LeNet": {"error": 0.0028}},
     },
     "shaham-table1": {
         "paper": "001", "table": "Table 1", "file": "001_2c0de69ed65fa96c.txt",

@@ -105,6 +105,19 @@ def test_fixed_sets_are_stored_and_sized(results):
     assert baseline["a_mnist"] in (0.0, None) or a_mnist["x"].shape[0] == 0
 
 
+def test_a_smaller_test_set_gets_its_own_fixed_set_and_runs_are_recorded(results, mnist_dir):
+    out, done, _ = results
+    smaller = reproduce("huang-table1", out=out, epochs=1, data_dir=mnist_dir, test_subset=20,
+                        quiet=True, log=lambda _: None)
+    sets = sorted((out / "huang-table1").glob("fixed-seed0-*.npz"))
+    assert len(sets) == 2 and sorted(np.load(p)["x"].shape[0] for p in sets) == [20, 40]
+    (generator,) = smaller["extra_runs"]
+    assert generator["epochs"] == 1 and generator["epochs_trained"] == 1
+    assert generator["seed"] == 1000
+    assert all(run["epochs_trained"] == [1] for run in smaller["runs"])
+    assert smaller["settings"]["fixed_from"]["epochs"] == 1
+
+
 def test_runs_are_cached_and_not_retrained(results, mnist_dir):
     out, done, _ = results
     shared = {tuple(r["folders"]) for name in ("ksup-table2", "ksup-table3")
