@@ -22,6 +22,7 @@ from .measure import MEASUREMENTS
 from .paper import PAPER_TABLES, PAPER_TITLES
 from .report import format_table, write_outputs
 from .runner import Trained, load_experiment_data, train_run, training_seconds
+from .two_stage import train_two_stage
 
 FIGURES = ("attack_curves", "single_pixel_examples")
 """The measurements whose result is a figure (no bar chart of a table)."""
@@ -107,6 +108,11 @@ def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
             f"out {folder}\n{describe(name, epochs=epochs)}")
 
     def train(run: Run, seed: int) -> Trained:
+        stages = experiment.settings.get("two_stage")
+        if stages and run in experiment.runs:  # paper 003: epochs caps each stage
+            stages = stages if epochs is None else {**stages, "max_epochs": epochs}
+            return train_two_stage(run.with_epochs(epochs), seed, data, out=out, xp=xp,
+                                   dtype=dtype, stages=stages, quiet=quiet, log=log)
         return train_run(run.with_epochs(epochs), seed, data, out=out, xp=xp, dtype=dtype,
                          quiet=quiet, log=log)
 

@@ -10,20 +10,21 @@ from __future__ import annotations
 from refimpl import evaluation
 from refimpl.backend import to_numpy
 
+from ._common import aggregate
+
 __all__ = ["clean_error", "single_pixel_examples"]
 
 
 def clean_error(experiment, trained: dict, data, ctx) -> dict:
     """Test error (1 - accuracy) of every model on the clean test set, mean over seeds."""
-    from .measure import _aggregate  # noqa: PLC0415  (measure imports this module)
     per_seed = [[{"model": label, "error": 1.0 - evaluation.accuracy(
         runs[s].model, runs[s].params, data.x_test, data.y_test)}
         for label, runs in trained.items()] for s in range(len(ctx.seeds))]
-    rows = _aggregate(per_seed, ["error"])
+    rows = aggregate(per_seed, ["error"])
     by = {row["model"]: row["error"] for row in rows}
-    first, *others = list(by)
-    claims = [(f"the noise-trained net has the lowest test error ({first} and FGSM training "
-               "higher)", by[others[-1]] <= min(by[m] for m in by))] if others else []
+    last = list(by)[-1]
+    claims = [(f"{last} has the lowest test error of the table",
+               by[last] <= min(by.values()))] if len(by) > 1 else []
     return {"rows": rows, "columns": ["error"], "claims": claims, "figures": []}
 
 

@@ -10,68 +10,17 @@ checked on our numbers). Plots are drawn by :mod:`refimpl.plotting`, imported he
 from __future__ import annotations
 
 import inspect
-import statistics
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from refimpl import evaluation
 from refimpl.backend import to_numpy
 
+from ._common import aggregate, attack_name, papers_settings
+from .curves import attack_curves, precision_recall
 from .extra import clean_error, single_pixel_examples
 
 __all__ = ["MEASUREMENTS"]
-
-
-def _aggregate(per_seed: list[list[dict]], columns: list[str]) -> list[dict]:
-    """Rows per seed -> one row per model: mean of each column, with the per-seed values."""
-    rows = []
-    for i, first in enumerate(per_seed[0]):
-        row = {"model": first["model"]}
-        for column in columns:
-            values = [_number(seed_rows[i][column]) for seed_rows in per_seed]
-            known = [v for v in values if v is not None]
-            row[column] = statistics.fmean(known) if known else None
-            row[f"{column}_per_seed"] = values
-            if len(known) > 1:
-                row[f"{column}_std"] = statistics.stdev(known)
-        rows.append(row)
-    return rows
-
-
-def _number(value):
-    """None for a missing or NaN score (an empty fixed set), else the value."""
-    return None if value is None or value != value else value
-
-
-def _attack_spec(name: str) -> tuple[str, dict]:
-    """"k_support@0.25" -> ("k_support", {"k": 0.25}); other names have no overrides."""
-    if "@" in name:
-        base, k = name.split("@")
-        return base, {"k": float(k)}
-    return name, {}
-
-
-def attack_name(name: str) -> str:
-    """The registry name of ``name`` in the evaluation code this runs with.
-
-    The experiments use this round's names ("sign_l2": sign(grad) rescaled to l2 norm c,
-    papers 000/004); before that name existed the same attack was "linf". Adapt here, once.
-    """
-    base, _ = _attack_spec(name)
-    if base == "sign_l2" and "sign_l2" not in evaluation.ATTACKS:
-        return name.replace("sign_l2", "linf")
-    return name
-
-
-def papers_settings(function, experiment) -> dict:
-    """The papers' evaluation settings, as keywords ``function`` accepts: no clipping, only
-    correctly classified points attacked, and (Huang, K-support) each attack's gradient taken
-    with the network in training mode (``attack_mode="train"``; predictions in eval mode).
-    TODO(lead): once every evaluation function takes these, pass them directly."""
-    wanted = {"clip": None, "only_correct": True,
-              "attack_mode": experiment.settings.get("attack_mode", "eval")}
-    accepted = inspect.signature(function).parameters
-    return {key: value for key, value in wanted.items() if key in accepted}
 
 
 def attack_mode_used(experiment) -> str:
@@ -139,7 +88,7 @@ def robustness(experiment, trained: dict, data, ctx) -> dict:
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
         per_seed.append(_table(models, data, experiment, ctx.seeds[s], attacks,
                                experiment.settings["radius"], ctx))
-    rows = _aggregate(per_seed, columns)
+    rows = aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns, "claims": _robustness_claims(rows, attacks),
             "attack_mode": attack_mode_used(experiment),
             "figures": _examples(trained, data, ctx, attacks, experiment.settings["radius"])}
@@ -156,7 +105,7 @@ def huang_table(experiment, trained: dict, data, ctx) -> dict:
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
         per_seed.append(_table(models, data, experiment, seed, attacks, radius, ctx,
                                fixed={"fixed": fixed}))
-    rows = _aggregate(per_seed, columns)
+    rows = aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns,
             "claims": _robustness_claims(rows, attacks) + _alpha_claim(rows),
             "attack_mode": attack_mode_used(experiment),
@@ -228,7 +177,7 @@ def shaham_table(experiment, trained: dict, data, ctx) -> dict:
         per_seed.append(_table(models, data, experiment, seed, [], radii["l2"], ctx,
                                fixed={"a_mnist": fixed}))
     columns += _pgd_columns(experiment)
-    rows = _aggregate(per_seed, columns)
+    rows = aggregate(per_seed, columns)
     clean = {row["model"]: row["clean"] for row in rows}
     claims = [("robust training does not cost clean accuracy (each robust net within 0.5 % of "
                "the baseline or better)",
@@ -237,60 +186,6 @@ def shaham_table(experiment, trained: dict, data, ctx) -> dict:
                all((row["a_mnist"] or 0.0) > 0.2 for row in rows if row["model"] != "Baseline"))]
     return {"rows": rows, "columns": columns, "figures": [], "claims": claims,
             "extra": {"a_mnist_size_per_seed": sizes}}
-
-
-def attack_curves(experiment, trained: dict, data, ctx) -> dict:
-    """Accuracy against magnitude: one curve per attack (one model) or per model (one attack)."""
-    from refimpl.plotting import accuracy_vs_magnitude  # noqa: PLC0415
-    attacks, magnitudes = experiment.settings["attacks"], experiment.settings["magnitudes"]
-    curves = {}
-    for label, runs in trained.items():
-        names = [attack_name(a) for a in attacks]
-        per_seed = [evaluation.accuracy_vs_magnitude(
-            r.model, r.params, data.x_test, data.y_test, attacks=names, magnitudes=magnitudes,
-            seed=seed, **papers_settings(evaluation.accuracy_vs_magnitude, experiment))
-            for r, seed in zip(runs, ctx.seeds)]
-        for attack in names:
-            name = label if experiment.settings.get("per_model") else evaluation.TITLES[attack]
-            curves[name] = [statistics.fmean(c[attack][i] for c in per_seed)
-                            for i in range(len(magnitudes))]
-    xlabel = experiment.settings.get("xlabel") or (
-        "epsilon (standardised units)" if experiment.settings.get("per_model")
-        else "perturbation magnitude (l2 norm)")
-    figure = accuracy_vs_magnitude({k: (magnitudes, v) for k, v in curves.items()},
-                                   ctx.folder / "accuracy_vs_magnitude.png",
-                                   title=experiment.title, xlabel=xlabel)
-    rows = [{"model": name, **{f"{m:g}": a for m, a in zip(magnitudes, accs)}}
-            for name, accs in curves.items()]
-    return {"rows": rows, "columns": [f"{m:g}" for m in magnitudes], "figures": [figure],
-            "claims": _curve_claims(experiment.name, curves, magnitudes)}
-
-
-def precision_recall(experiment, trained: dict, data, ctx) -> dict:
-    """Micro-averaged precision-recall per test set (one figure each), AP table over models."""
-    from refimpl.plotting import pr_curves  # noqa: PLC0415
-    columns, figures, rows = list(experiment.settings["attacks"]), [], {}
-    for name in columns:
-        curves = {}
-        for label, runs in trained.items():
-            run, seed = runs[0], ctx.seeds[0]
-            attack, overrides = _attack_spec(attack_name(name))
-            x = data.x_test if attack == "clean" else evaluation.perturb(
-                run.model, run.params, data.x_test, data.y_test, attack,
-                radius=experiment.settings["radius"], seed=seed, **overrides,
-                **papers_settings(evaluation.perturb, experiment))
-            pr = evaluation.precision_recall(run.model, run.params, x, data.y_test)
-            curves[label] = (pr["recall"], pr["precision"], pr["average_precision"])
-            rows.setdefault(label, {"model": label})[name] = pr["average_precision"]
-        figures.append(pr_curves(curves, ctx.folder / f"pr_{name.replace('@', '_k')}.png",
-                                 title=f"{experiment.title}: {name} test set"))
-    rows = list(rows.values())
-    perturbed = [c for c in columns if c != "clean"]
-    best = [max(rows, key=lambda r: r[c])["model"] for c in perturbed]
-    claims = [("K-support training has the largest average precision on most perturbed sets",
-               best.count("Ksup") > len(perturbed) / 2)]
-    return {"rows": rows, "columns": columns, "figures": figures, "claims": claims,
-            "extra": {"best_per_set": dict(zip(perturbed, best)), "seed": ctx.seeds[0]}}
 
 
 def _robustness_claims(rows, attacks) -> list:
@@ -314,26 +209,6 @@ def _robustness_claims(rows, attacks) -> list:
 def _alpha_claim(rows) -> list:
     return [("Adv_Alpha is the strongest of the three attacks on every net",
              all(r["adv_alpha"] <= min(r["adv_loss"], r["adv_loss_sign"]) + 1e-12 for r in rows))]
-
-
-def _curve_claims(name, curves, magnitudes) -> list:
-    inner = range(1, len(magnitudes))
-    if name == "huang-fig1":
-        a, l, s = curves["Adv_Alpha"], curves["Adv_Loss"], curves["Adv_Loss_Sign"]
-        return [("Adv_Alpha <= Adv_Loss < Adv_Loss_Sign at every magnitude > 0",
-                 all(a[i] <= l[i] + 1e-12 and l[i] < s[i] for i in inner))]
-    if name == "ksup-fig4":
-        k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES[attack_name("sign_l2")]]
-        return [("K-support noise lowers accuracy more than l_inf (sign) noise at every "
-                 "magnitude > 0", all(k[i] <= s[i] for i in inner))]
-    if name == "huang-fig2":
-        return [("LWA is more accurate than Normal at every magnitude > 0",
-                 all(curves["LWA"][i] > curves["Normal"][i] for i in inner))]
-    if name == "shaham-fig3":
-        base = curves["Baseline"]
-        return [("every robustified net is more accurate than the baseline at every epsilon > 0",
-                 all(curves[m][i] > base[i] for m in curves if m != "Baseline" for i in inner))]
-    return []
 
 
 MEASUREMENTS: dict[str, Callable[..., dict]] = {

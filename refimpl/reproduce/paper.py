@@ -97,6 +97,12 @@ PAPER_TABLES = {
                      "gaussian": 0.350},
         },
     },
+    "lyu-table1": {
+        "paper": "003", "table": "Table I (sigmoid MLP row)", "file": "003_fe44c2e3b7a8eb32.txt",
+        "caption": "Test error on permutation-invariant MNIST without data augmentation",
+        "columns": {"error": "Test Error"},
+        "rows": {"Sigmoid MLP + gradient p = 2": {"error": 0.0093}},
+    },
     "signnoise-table4": {
         "paper": "002", "table": "Table 4 (MNIST rows)", "file": "002_714e41118cdeeccf.txt",
         "caption": "Test error of LeNets with dropout: plain, FGSM-trained, sign-noise (R-)",

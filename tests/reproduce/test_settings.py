@@ -111,3 +111,13 @@ def test_fixed_sets_are_keyed_on_every_setting(tmp_path):
     ctx.data = {"train_examples": 30, "test_examples": 20}
     ctx.fixed_set("fixed-seed0", settings, build)
     assert len(built) == 4 and len(list(tmp_path.glob("fixed-seed0-*.npz"))) == 4
+
+
+def test_stage_one_stops_when_the_held_out_error_stops_falling():
+    from refimpl.reproduce.two_stage import _stage1_done  # noqa: PLC0415
+    stages = {"patience": 2, "max_epochs": 10}
+    curve = [{"test_accuracy": a} for a in (0.5, 0.7, 0.8)]
+    assert not _stage1_done(curve, stages)
+    assert not _stage1_done(curve + [{"test_accuracy": 0.8}], stages)  # a tie is not a fall
+    assert _stage1_done(curve + [{"test_accuracy": 0.79}, {"test_accuracy": 0.75}], stages)
+    assert _stage1_done([{"test_accuracy": 0.1 * i} for i in range(10)], stages)  # the cap
