@@ -79,6 +79,16 @@ def _pgd_columns(experiment) -> list[str]:
     return [PGD_COLUMN] if experiment.settings.get("pgd") else []
 
 
+def pgd_settings(experiment, radius: float) -> dict | None:
+    """How the PGD column was made (stored in result.json), None without one."""
+    if not experiment.settings.get("pgd"):
+        return None
+    return {"column": PGD_COLUMN, "norm": "l2", "radius": radius, "steps": PGD_STEPS,
+            "restarts": PGD_RESTARTS, "step_size": 2.5 * radius / PGD_STEPS,
+            "start": "uniform in [-r, r]^D projected onto the l2 ball", "clip": None,
+            "only_correct": True, "mode": "eval"}
+
+
 def robustness(experiment, trained: dict, data, ctx) -> dict:
     """Accuracy of every model on the clean test set and on each white-box attack's set."""
     attacks = list(experiment.settings["attacks"])
@@ -91,6 +101,7 @@ def robustness(experiment, trained: dict, data, ctx) -> dict:
     rows = aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns, "claims": _robustness_claims(rows, attacks),
             "attack_mode": attack_mode_used(experiment),
+            "pgd": pgd_settings(experiment, experiment.settings["radius"]),
             "figures": _examples(trained, data, ctx, attacks, experiment.settings["radius"])}
 
 
@@ -108,7 +119,7 @@ def huang_table(experiment, trained: dict, data, ctx) -> dict:
     rows = aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns,
             "claims": _robustness_claims(rows, attacks) + _alpha_claim(rows),
-            "attack_mode": attack_mode_used(experiment),
+            "attack_mode": attack_mode_used(experiment), "pgd": pgd_settings(experiment, radius),
             "figures": _examples(trained, data, ctx, attacks, radius)}
 
 
@@ -185,6 +196,7 @@ def shaham_table(experiment, trained: dict, data, ctx) -> dict:
               ("every robustified net classifies a good part of A_mnist correctly (> 20 %)",
                all((row["a_mnist"] or 0.0) > 0.2 for row in rows if row["model"] != "Baseline"))]
     return {"rows": rows, "columns": columns, "figures": [], "claims": claims,
+            "pgd": pgd_settings(experiment, radii["l2"]),
             "extra": {"a_mnist_size_per_seed": sizes}}
 
 

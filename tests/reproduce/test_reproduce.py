@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from refimpl.cli import main
-from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, reproduce
+from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, measure, reproduce
 from refimpl.reproduce.experiments import Run
 from refimpl.reproduce.report import compare, format_table
 
@@ -41,8 +41,12 @@ def results(mnist_dir, tmp_path_factory):
     """Every experiment, one epoch per run, into one output folder (runs are shared)."""
     out = tmp_path_factory.mktemp("reproduce")
     lines = []
-    done = {name: reproduce(name, out=out, epochs=1, data_dir=mnist_dir, quiet=True,
-                            log=lines.append) for name in EXPERIMENTS}
+    steps, measure.PGD_STEPS = measure.PGD_STEPS, 3  # the PGD column, cheaply
+    try:
+        done = {name: reproduce(name, out=out, epochs=1, data_dir=mnist_dir, quiet=True,
+                                log=lines.append) for name in EXPERIMENTS}
+    finally:
+        measure.PGD_STEPS = steps
     return out, done, "\n".join(lines)
 
 
