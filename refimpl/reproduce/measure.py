@@ -18,7 +18,7 @@ from refimpl.backend import to_numpy
 
 from ._common import aggregate, attack_name, papers_settings
 from .curves import attack_curves, precision_recall
-from .extra import clean_error, single_pixel_examples
+from .extra import clean_error, gaussian_error, single_pixel_examples
 
 __all__ = ["MEASUREMENTS"]
 
@@ -181,7 +181,7 @@ def shaham_table(experiment, trained: dict, data, ctx) -> dict:
                     "generator_seed": seed, "radii": radii, "keep": "fooled"}
         fixed = ctx.fixed_set(f"a_mnist-seed{seed}", settings, lambda: evaluation.build_fixed_set(
             base.model, base.params, data.x_test, data.y_test, attacks=list(radii),
-            radius=radii, keep="fooled", seed=seed,
+            radius=radii, keep="fooled", seed=seed, clip=None,
             meta={"baseline": f"{base.run.model}, seed {seed}", "radii": radii}))
         sizes.append(int(fixed.y.shape[0]))
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
@@ -226,4 +226,5 @@ def _alpha_claim(rows) -> list:
 MEASUREMENTS: dict[str, Callable[..., dict]] = {
     "robustness": robustness, "huang_table": huang_table, "shaham_table": shaham_table,
     "attack_curves": attack_curves, "precision_recall": precision_recall,
-    "clean_error": clean_error, "single_pixel_examples": single_pixel_examples}
+    "clean_error": clean_error, "gaussian_error": gaussian_error,
+    "single_pixel_examples": single_pixel_examples}

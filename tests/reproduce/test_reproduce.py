@@ -80,10 +80,11 @@ def test_tables_carry_the_papers_values(results):
     _, done, printed = results
     for name, paper in PAPER_TABLES.items():
         rows = done[name]["rows"]
-        assert {r["model"] for r in rows} == set(paper["rows"]), name
+        assert {r["model"] for r in rows} >= set(paper["rows"]), name  # ours may add rows
         assert set(paper["columns"]) | {"pgd40_l2"} >= set(done[name]["columns"]), name
         assert set(paper["columns"]) <= set(done[name]["columns"]), name
-        record = compare(name, rows, done[name]["columns"])[0]
+        record = next(r for r in compare(name, rows, done[name]["columns"])
+                      if r["paper"] is not None)
         assert record["paper"] == paper["rows"][record["model"]][record["column"]]
         assert record["difference"] == pytest.approx(record["ours"] - record["paper"])
     assert "98.0)" in printed  # the Normal MLP's clean accuracy in huang-table1, in brackets

@@ -121,3 +121,12 @@ def test_stage_one_stops_when_the_held_out_error_stops_falling():
     assert not _stage1_done(curve + [{"test_accuracy": 0.8}], stages)  # a tie is not a fall
     assert _stage1_done(curve + [{"test_accuracy": 0.79}, {"test_accuracy": 0.75}], stages)
     assert _stage1_done([{"test_accuracy": 0.1 * i} for i in range(10)], stages)  # the cap
+
+
+def test_default_output_is_runs_not_results():
+    import inspect  # noqa: PLC0415
+    from refimpl.reproduce import reproduce  # noqa: PLC0415
+    assert inspect.signature(reproduce).parameters["out"].default == "runs/reproduce"
+    from refimpl.cli import build_parser  # noqa: PLC0415
+    args = build_parser().parse_args(["reproduce", "huang-table1"])
+    assert str(args.out) == "runs/reproduce"
