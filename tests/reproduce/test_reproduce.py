@@ -87,7 +87,7 @@ def test_tables_carry_the_papers_values(results):
                       if r["paper"] is not None)
         assert record["paper"] == paper["rows"][record["model"]][record["column"]]
         assert record["difference"] == pytest.approx(record["ours"] - record["paper"])
-    assert "98.0)" in printed  # the Normal MLP's clean accuracy in huang-table1, in brackets
+    assert "(98.0, " in printed  # the Normal MLP's clean accuracy in huang-table1, in brackets
 
 
 def test_paper_tables_are_fractions_with_a_source():
@@ -168,7 +168,7 @@ def test_run_keys_and_epoch_scaling():
 def test_format_table_shows_ours_beside_the_papers():
     rows = [{"model": "Baseline", "clean": 0.99, "a_mnist": 0.0}]
     text = format_table("shaham-table1", rows, ["clean", "a_mnist"])
-    assert "99.0 (99.1)" in text and "A_mnist" in text and "Table 1 of paper 001" in text
+    assert "99.0 (99.1, -0.1)" in text and "A_mnist" in text and "Table 1 of paper 001" in text
 
 
 def test_cli(mnist_dir, tmp_path, capsys):
@@ -183,7 +183,7 @@ def test_cli(mnist_dir, tmp_path, capsys):
                  "--test-subset", "20", "--data-dir", str(mnist_dir), "--out", str(tmp_path),
                  "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "LWA" in printed and "99.3)" in printed
+    assert "LWA" in printed and "(99.3, " in printed
     assert (tmp_path / "huang-table2" / "table.png").is_file()
     missing = main(["reproduce", "ksup-table2", "--data-dir", str(tmp_path / "none"),
                     "--out", str(tmp_path), "--quiet"])

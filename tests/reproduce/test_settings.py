@@ -130,3 +130,27 @@ def test_default_output_is_runs_not_results():
     from refimpl.cli import build_parser  # noqa: PLC0415
     args = build_parser().parse_args(["reproduce", "huang-table1"])
     assert str(args.out) == "runs/reproduce"
+
+
+class _Linear:
+    """logits = [w.x, -w.x]: a point's l2 distance to the boundary is |w.x| / ||w||."""
+
+    def apply(self, params, x, **_):
+        from refimpl import ops  # noqa: PLC0415
+        return ops.matmul(x, params["w"])
+
+
+def test_the_pgd_column_flips_exactly_the_points_within_the_radius():
+    from refimpl.reproduce.measure import pgd_accuracy  # noqa: PLC0415
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=8)
+    x = rng.normal(size=(300, 8))
+    y = (x @ w < 0).astype(np.int64)  # every point classified correctly
+    y[:30] = 1 - y[:30]  # ... except these, which count as errors either way
+    distance = np.abs(x @ w) / np.linalg.norm(w)
+    radius = float(np.median(distance))
+    params = {"w": np.stack([w, -w], axis=1)}
+    accuracy = pgd_accuracy(_Linear(), params, x, y, radius=radius, seed=0, batch_size=128)
+    safe = (distance >= radius)[30:]
+    near = (np.abs(distance - radius) < 0.02 * radius)[30:]  # the start's slack at the edge
+    assert safe.sum() - near.sum() <= accuracy * 300 <= safe.sum() + near.sum()
