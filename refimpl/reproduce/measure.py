@@ -97,7 +97,8 @@ def robustness(experiment, trained: dict, data, ctx) -> dict:
     for s in range(len(ctx.seeds)):
         models = {label: (runs[s].model, runs[s].params) for label, runs in trained.items()}
         per_seed.append(_table(models, data, experiment, ctx.seeds[s], attacks,
-                               experiment.settings["radius"], ctx))
+                               experiment.settings["radius"], ctx,
+                               radii=experiment.settings.get("radii")))
     rows = aggregate(per_seed, columns)
     return {"rows": rows, "columns": columns, "claims": _robustness_claims(rows, attacks),
             "attack_mode": attack_mode_used(experiment),
