@@ -16,6 +16,7 @@ of its VGG-style net.
 | mlp-500-500 | 004, Goodfellow / LWA | D-500-500-10 |
 | mlp-200-500 | 004, LWA_Rep | D-200 (representation)-500-10 |
 | mlp-sigmoid-600-600 | Gradient regularization (003) | D-600-600-10, sigmoid, Glorot (max-norm sqrt(15) in training) |
+| maxout-240x5-dropout | 003 (the maxout paper's MNIST net) | dropout(0.2), D-(240x5 maxout, dropout(0.5))x2-10, U(-0.005, 0.005) |
 | lenet | 000 (and the benchmarks) | conv 5x5x32, pool 2, conv 5x5x64, pool 2, FC 400, 10; ReLU |
 | lenet-dropout-25, lenet-dropout-50 | 000, Ksup+Dropout | lenet with dropout (0.25 / 0.5) after FC 400 |
 | lenet-tanh-100 | 004, Normal | conv 5x5x20, pool 2, conv 5x5x50, pool 2, FC 100, 10; tanh |
@@ -36,8 +37,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from refimpl.nn.layers import (BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, ReLU,
-                               Sigmoid, Tanh)
+from refimpl.nn.layers import (BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Maxout,
+                               ReLU, Sigmoid, Tanh)
 from refimpl.nn.models import Model
 
 __all__ = ["build", "MODELS"]
@@ -56,6 +57,17 @@ def _mlp(name, input_shape, num_classes, hidden, *, activation=ReLU, init="he", 
     split = len(layers) if split is None else split
     return Model(name, input_shape, layers[:split], layers[split:] + [Dense(num_classes, init=init)],
                  config={"hidden": list(hidden), "dropout": dropout})
+
+
+def _maxout_mlp(name, input_shape, num_classes, *, units=240, pieces=5, dropout=(0.2, 0.5)):
+    """The maxout paper's permutation-invariant MNIST net: dropout on the inputs, two maxout
+    layers of ``units`` units of ``pieces`` pieces, each followed by dropout, then the output."""
+    init = ("uniform", 0.005)
+    layers = [Flatten(), Dropout(dropout[0])]
+    for _ in range(2):
+        layers += [Dense(units * pieces, init=init), Maxout(pieces), Dropout(dropout[1])]
+    return Model(name, input_shape, layers, [Dense(num_classes, init=init)],
+                 config={"units": units, "pieces": pieces, "dropout": list(dropout)})
 
 
 def _lenet(name, input_shape, num_classes, *, filters=(32, 64), fc=400, activation=ReLU,
@@ -102,6 +114,7 @@ MODELS: dict[str, Callable[..., Model]] = {
                                      split=3),
     "mlp-sigmoid-600-600": lambda s, k: _mlp("mlp-sigmoid-600-600", s, k, (600, 600),
                                              activation=Sigmoid, init="glorot"),
+    "maxout-240x5-dropout": lambda s, k: _maxout_mlp("maxout-240x5-dropout", s, k),
     "lenet": lambda s, k: _lenet("lenet", s, k),
     "lenet-dropout-25": lambda s, k: _lenet("lenet-dropout-25", s, k, dropout=0.25),
     "lenet-dropout-50": lambda s, k: _lenet("lenet-dropout-50", s, k, dropout=0.5),

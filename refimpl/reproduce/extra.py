@@ -22,9 +22,9 @@ def clean_error(experiment, trained: dict, data, ctx) -> dict:
         for label, runs in trained.items()] for s in range(len(ctx.seeds))]
     rows = aggregate(per_seed, ["error"])
     by = {row["model"]: row["error"] for row in rows}
-    last = list(by)[-1]
-    claims = [(f"{last} has the lowest test error of the table",
-               by[last] <= min(by.values()))] if len(by) > 1 else []
+    best = experiment.settings.get("best", list(by)[-1])  # the paper's best row
+    claims = [(f"{best} has the lowest test error of the table",
+               by[best] <= min(by.values()))] if len(by) > 1 else []
     return {"rows": rows, "columns": ["error"], "claims": claims, "figures": []}
 
 

@@ -74,6 +74,8 @@ ARCHITECTURES = {
                                           **_conv(1, 1, 32, 5), **_conv(2, 32, 64, 5),
                                           **_dense(1, 64 * 2 * 2, 200), **_dense(2, 200, 10)},
                             (200,)),
+    "maxout-240x5-dropout": (MNIST, {**_dense(1, 784, 1200), **_dense(2, 240, 1200),
+                                     **_dense(3, 240, 10)}, (240,)),
     "mlp-400-400-u07": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
     "mlp-400-400-dropout-u07": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
     "vgg-40-80": (CIFAR, vgg_shapes(3, 32, (40, 80), (400, 400)), (400,)),
