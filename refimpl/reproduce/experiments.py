@@ -288,15 +288,14 @@ EXPERIMENTS = {e.name: e for e in (
                      "two stages, optimiser and max-norm sqrt(15) (ours: the maxout paper used "
                      "1.9365, momentum rising to 0.7 and a decaying rate); gradient "
                      "regularisation's perturbation is computed with dropout off."),
-    Experiment("lyu-table4", "Sigmoid MLPs of lyu-table1: test error under Gaussian noise",
-               "003", LYU_MLPS, "gaussian_error",
+    Experiment("lyu-table4", "The nets of lyu-table1: test error under Gaussian noise",
+               "003", LYU_MAXOUTS + LYU_MLPS, "gaussian_error",
                settings={"two_stage": LYU_STAGES, "stds": [0.0, 0.1, 0.3]},
                notes="The nets of lyu-table1 (trained there, shared). Every test point gets "
                      "one draw of per-pixel Gaussian noise of each std on [0, 1] pixels, no "
-                     "clipping. The paper's Table IV has maxout nets only (Maxout + dropout "
-                     "0.94 / 1.14 / 2.42 %, + gradient p = 2: 0.78 / 0.83 / 1.29 %), which are "
-                     "not reproduced; our rows are its sigmoid MLPs, without and with gradient "
-                     "regularisation, for the same comparison."),
+                     "clipping. The paper's MNIST rows of Table IV are the maxout nets (its "
+                     "convolutional maxout rows are not reproduced); the sigmoid MLP rows are "
+                     "ours, the same comparison without and with gradient regularisation."),
     Experiment("signnoise-table4", "LeNet (dropout) test error: sign noise (R-LeNet) and FGSM "
                "training", "002", SIGN_LENETS, "clean_error",
                notes="Paper 002 gives no eps, noise layers, optimiser or schedule; ours: eps 0.1 "

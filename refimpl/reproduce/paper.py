@@ -105,6 +105,15 @@ PAPER_TABLES = {
                  "Maxout + dropout + gradient p = 2": {"error": 0.0078},
                  "Sigmoid MLP + gradient p = 2": {"error": 0.0093}},
     },
+    "lyu-table4": {
+        "paper": "003", "table": "Table IV (permutation-invariant rows)",
+        "file": "003_fe44c2e3b7a8eb32.txt",
+        "caption": "Test error on MNIST under per-pixel Gaussian noise of std 0, 0.1, 0.3",
+        "columns": {"std 0": "Gaussian std 0", "std 0.1": "0.1", "std 0.3": "0.3"},
+        "rows": {"Maxout + dropout": {"std 0": 0.0094, "std 0.1": 0.0114, "std 0.3": 0.0242},
+                 "Maxout + dropout + gradient p = 2": {"std 0": 0.0078, "std 0.1": 0.0083,
+                                                       "std 0.3": 0.0129}},
+    },
     "signnoise-table4": {
         "paper": "002", "table": "Table 4 (MNIST rows)", "file": "002_714e41118cdeeccf.txt",
         "caption": "Test error of LeNets with dropout: plain, FGSM-trained, sign-noise (R-)",
