@@ -69,7 +69,7 @@ def precision_recall(experiment, trained: dict, data, ctx) -> dict:
 def _curve_claims(name, curves, magnitudes) -> list:
     inner = range(1, len(magnitudes))
     if name == "huang-fig1":
-        a, l, s = curves["Adv_Alpha"], curves["Adv_Loss"], curves["Adv_Loss_Sign"]
+        a, l, s = (curves[evaluation.TITLES[n]] for n in ("adv_alpha", "adv_loss", "adv_loss_sign"))
         return [("Adv_Alpha <= Adv_Loss < Adv_Loss_Sign at every magnitude > 0",
                  all(a[i] <= l[i] + 1e-12 and l[i] < s[i] for i in inner))]
     if name == "ksup-fig4":
