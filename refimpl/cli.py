@@ -161,8 +161,13 @@ def _reproduce_parser(commands):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     reproduce.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
                            help=f"experiment: {', '.join(EXPERIMENTS)}")
-    reproduce.add_argument("--out", type=Path, default=Path("results/reproduce"),
-                           help="output folder (trained models are cached in OUT/models)")
+    reproduce.add_argument("--out", type=Path, default=Path("runs/reproduce"),
+                           help="output folder (trained models are cached in OUT/models; the "
+                                "committed tables are in results/reproduce, written only when "
+                                "named here)")
+    reproduce.add_argument("--settings", action="store_true",
+                           help="print every setting of NAME (runs, schedules, evaluation, "
+                                "notes) and exit")
     reproduce.add_argument("--epochs", type=int, default=None,
                            help="train every model this many epochs (default: the paper's)")
     reproduce.add_argument("--subset", type=int, default=None,

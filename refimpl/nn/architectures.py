@@ -10,21 +10,26 @@ of its VGG-style net.
 |---|---|---|
 | mlp-400-400 | K-support (000) | D-400-400-10, ReLU, He init |
 | mlp-400-400-dropout | 000, Ksup+Dropout | D-400-400-dropout(0.5)-10 |
+| mlp-400-400-u07, mlp-400-400-dropout-u07 | 000, the authors' code | as above, U(-0.07, 0.07) |
 | mlp-100-100 | Strong adversary (004), Normal | D-100-100-10, ReLU, U(-0.07, 0.07) |
 | mlp-200-200-dropout | 004, Dropout | D-200-200-dropout(0.5)-10 |
 | mlp-500-500 | 004, Goodfellow / LWA | D-500-500-10 |
 | mlp-200-500 | 004, LWA_Rep | D-200 (representation)-500-10 |
 | mlp-sigmoid-600-600 | Gradient regularization (003) | D-600-600-10, sigmoid, Glorot (max-norm sqrt(15) in training) |
+| maxout-240x5-dropout | 003 (the maxout paper's MNIST net) | dropout(0.2), D-(240x5 maxout, dropout(0.5))x2-10, U(-0.005, 0.005) |
 | lenet | 000 (and the benchmarks) | conv 5x5x32, pool 2, conv 5x5x64, pool 2, FC 400, 10; ReLU |
 | lenet-dropout-25, lenet-dropout-50 | 000, Ksup+Dropout | lenet with dropout (0.25 / 0.5) after FC 400 |
 | lenet-tanh-100 | 004, Normal | conv 5x5x20, pool 2, conv 5x5x50, pool 2, FC 100, 10; tanh |
 | lenet-tanh-400-dropout | 004, LWA | as above with FC 400 and dropout(0.5) |
 | shaham-cnn | Shaham et al. (001) | conv 5x5x32, pool 3, conv 5x5x64, pool 2, FC 200, 10; ReLU |
+| shaham-cnn-torch | 001, the authors' baseline | shaham-cnn, Torch7 init (weights and biases) |
+| shaham-cnn-torch-bn | 001, the authors' robust nets | input BatchNorm (no affine), then shaham-cnn-torch |
 | vgg-40-80 | 000, STL-10 | 2 stages of three 3x3 convs (40, 80) + pool 3 stride 2; FC 400, 400, 10 |
 | vgg-128-256 | 004, CIFAR-10 | 2 stages of three 3x3 convs (128, 256) + pool 3 stride 2; FC 2048, 2048, 10 |
 
-Paper 004's uniform init is U(-0.07, 0.07) for its MNIST nets; MLPs here otherwise use He
-init for ReLU and Glorot for tanh / sigmoid. Pooling of 3x3 windows in paper 001 follows
+Paper 004's uniform init is U(-0.07, 0.07) for its MNIST nets (biases 0); MLPs here otherwise
+use He init for ReLU and Glorot for tanh / sigmoid; Torch7's default init is U(+-1/sqrt(fan_in))
+for weights and biases. Pooling of 3x3 windows in paper 001 follows
 Torch's default stride (equal to the window).
 """
 
@@ -32,7 +37,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from refimpl.nn.layers import Conv2d, Dense, Dropout, Flatten, MaxPool2d, ReLU, Sigmoid, Tanh
+from refimpl.nn.layers import (BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Maxout,
+                               ReLU, Sigmoid, Tanh)
 from refimpl.nn.models import Model
 
 __all__ = ["build", "MODELS"]
@@ -53,15 +59,31 @@ def _mlp(name, input_shape, num_classes, hidden, *, activation=ReLU, init="he", 
                  config={"hidden": list(hidden), "dropout": dropout})
 
 
+def _maxout_mlp(name, input_shape, num_classes, *, units=240, pieces=5, dropout=(0.2, 0.5)):
+    """The maxout paper's permutation-invariant MNIST net: dropout on the inputs, two maxout
+    layers of ``units`` units of ``pieces`` pieces, each followed by dropout, then the output."""
+    init = ("uniform", 0.005)
+    layers = [Flatten(), Dropout(dropout[0])]
+    for _ in range(2):
+        layers += [Dense(units * pieces, init=init), Maxout(pieces), Dropout(dropout[1])]
+    return Model(name, input_shape, layers, [Dense(num_classes, init=init)],
+                 config={"units": units, "pieces": pieces, "dropout": list(dropout)})
+
+
 def _lenet(name, input_shape, num_classes, *, filters=(32, 64), fc=400, activation=ReLU,
-           init="he", dropout=0.0, pools=(2, 2)):
-    layers = [Conv2d(filters[0], 5, init=init), activation(), MaxPool2d(pools[0]),
-              Conv2d(filters[1], 5, init=init), activation(), MaxPool2d(pools[1]), Flatten(),
-              Dense(fc, init=init), activation()]
+           init="he", dropout=0.0, pools=(2, 2), bias_init="zeros", batchnorm=False):
+    """Two conv + pool stages, FC ``fc``, output; ``batchnorm``: an input BatchNorm first."""
+    layers = [BatchNorm()] if batchnorm else []
+    layers += [Conv2d(filters[0], 5, init=init, bias_init=bias_init), activation(),
+               MaxPool2d(pools[0]),
+               Conv2d(filters[1], 5, init=init, bias_init=bias_init), activation(),
+               MaxPool2d(pools[1]), Flatten(), Dense(fc, init=init, bias_init=bias_init),
+               activation()]
     if dropout:
         layers.append(Dropout(dropout))
-    return Model(name, input_shape, layers, [Dense(num_classes, init=init)],
-                 config={"filters": list(filters), "fc": fc, "dropout": dropout})
+    return Model(name, input_shape, layers, [Dense(num_classes, init=init, bias_init=bias_init)],
+                 config={"filters": list(filters), "fc": fc, "dropout": dropout,
+                         **({"batchnorm": True} if batchnorm else {})})
 
 
 def _vgg(name, input_shape, num_classes, *, filters, fc):
@@ -80,6 +102,10 @@ MODELS: dict[str, Callable[..., Model]] = {
     "mlp-400-400": lambda s, k: _mlp("mlp-400-400", s, k, (400, 400)),
     "mlp-400-400-dropout": lambda s, k: _mlp("mlp-400-400-dropout", s, k, (400, 400),
                                              dropout=0.5),
+    "mlp-400-400-u07": lambda s, k: _mlp("mlp-400-400-u07", s, k, (400, 400),
+                                         init=PAPER_004_INIT),
+    "mlp-400-400-dropout-u07": lambda s, k: _mlp("mlp-400-400-dropout-u07", s, k, (400, 400),
+                                                 init=PAPER_004_INIT, dropout=0.5),
     "mlp-100-100": lambda s, k: _mlp("mlp-100-100", s, k, (100, 100), init=PAPER_004_INIT),
     "mlp-200-200-dropout": lambda s, k: _mlp("mlp-200-200-dropout", s, k, (200, 200),
                                              init=PAPER_004_INIT, dropout=0.5),
@@ -88,6 +114,7 @@ MODELS: dict[str, Callable[..., Model]] = {
                                      split=3),
     "mlp-sigmoid-600-600": lambda s, k: _mlp("mlp-sigmoid-600-600", s, k, (600, 600),
                                              activation=Sigmoid, init="glorot"),
+    "maxout-240x5-dropout": lambda s, k: _maxout_mlp("maxout-240x5-dropout", s, k),
     "lenet": lambda s, k: _lenet("lenet", s, k),
     "lenet-dropout-25": lambda s, k: _lenet("lenet-dropout-25", s, k, dropout=0.25),
     "lenet-dropout-50": lambda s, k: _lenet("lenet-dropout-50", s, k, dropout=0.5),
@@ -97,6 +124,11 @@ MODELS: dict[str, Callable[..., Model]] = {
                                                   fc=400, activation=Tanh, init=PAPER_004_INIT,
                                                   dropout=0.5),
     "shaham-cnn": lambda s, k: _lenet("shaham-cnn", s, k, filters=(32, 64), fc=200, pools=(3, 2)),
+    "shaham-cnn-torch": lambda s, k: _lenet("shaham-cnn-torch", s, k, fc=200, pools=(3, 2),
+                                            init="torch", bias_init="torch"),
+    "shaham-cnn-torch-bn": lambda s, k: _lenet("shaham-cnn-torch-bn", s, k, fc=200,
+                                               pools=(3, 2), init="torch", bias_init="torch",
+                                               batchnorm=True),
     "vgg-40-80": lambda s, k: _vgg("vgg-40-80", s, k, filters=(40, 80), fc=(400, 400)),
     "vgg-128-256": lambda s, k: _vgg("vgg-128-256", s, k, filters=(128, 256), fc=(2048, 2048)),
 }

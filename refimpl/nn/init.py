@@ -12,6 +12,8 @@ convolution) and ``fan_out`` the number of units one input feeds.
   the variance 2 / (fan_in + fan_out) averaging the forward and backward conditions.
 - ``uniform(a)``: U(-a, a) whatever the fan, as in "Learning with a strong adversary"
   (a = 0.07 for its MNIST nets).
+- Torch7's default (``"torch"``): U(-1/sqrt(fan_in), 1/sqrt(fan_in)), for weights and biases
+  alike (Shaham et al.'s code).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-__all__ = ["he_normal", "glorot_uniform", "uniform", "zeros", "get_initializer"]
+__all__ = ["he_normal", "glorot_uniform", "uniform", "torch_default", "zeros", "get_initializer"]
 
 Array = Any
 Initializer = Callable[..., Array]
@@ -47,16 +49,23 @@ def uniform(a: float) -> Initializer:
     return uniform_init
 
 
+def torch_default(rng, shape, fan_in: int, fan_out: int, dtype) -> Array:
+    """Samples of U(-a, a) with a = 1 / sqrt(fan_in) (Torch7's nn.Linear / SpatialConvolution)."""
+    a = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(shape, low=-a, high=a, dtype=dtype)
+
+
 def zeros(rng, shape, fan_in: int, fan_out: int, dtype) -> Array:
     """All zeros (biases)."""
     return rng.xp.zeros(shape, dtype=dtype, device=rng.device)
 
 
-_BY_NAME = {"he": he_normal, "glorot": glorot_uniform, "zeros": zeros}
+_BY_NAME = {"he": he_normal, "glorot": glorot_uniform, "torch": torch_default, "zeros": zeros}
 
 
 def get_initializer(init) -> Initializer:
-    """An initialiser from a callable, a name ("he", "glorot", "zeros") or ("uniform", a)."""
+    """An initialiser from a callable, a name ("he", "glorot", "torch", "zeros") or
+    ("uniform", a)."""
     if callable(init):
         return init
     if isinstance(init, tuple) and len(init) == 2 and init[0] == "uniform":

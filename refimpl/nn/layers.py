@@ -13,15 +13,17 @@ optimizers and checkpoints work on.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from typing import Any
 
 from refimpl import ops
 from refimpl.backend import get_namespace
-from refimpl.nn.init import get_initializer, zeros
+from refimpl.nn.init import get_initializer
 
 __all__ = ["Layer", "Dense", "Conv2d", "MaxPool2d", "Flatten", "Dropout", "ReLU", "Sigmoid",
-           "Tanh", "Maxout"]
+           "Tanh", "Maxout", "BatchNorm", "collect_state"]
 
 Array = Any
 Shape = tuple
@@ -53,11 +55,12 @@ class Dense(Layer):
 
     kind = "dense"
 
-    def __init__(self, out_features: int, *, init="he", bias: bool = True):
+    def __init__(self, out_features: int, *, init="he", bias: bool = True, bias_init="zeros"):
         _check_size(out_features, "out_features", "Dense")
         self.out_features = out_features
         self.init_fn = get_initializer(init)
         self.bias = bias
+        self.bias_init = get_initializer(bias_init)
 
     def init(self, rng, in_shape, dtype):
         if len(in_shape) != 1:
@@ -66,7 +69,7 @@ class Dense(Layer):
         (d,) = in_shape
         params = {"weight": self.init_fn(rng, (d, self.out_features), d, self.out_features, dtype)}
         if self.bias:
-            params["bias"] = zeros(rng, (self.out_features,), d, self.out_features, dtype)
+            params["bias"] = self.bias_init(rng, (self.out_features,), d, self.out_features, dtype)
         return params, (self.out_features,)
 
     def apply(self, params, x, *, train=False, rng=None):
@@ -86,8 +89,10 @@ class Conv2d(Layer):
 
     kind = "conv"
 
-    def __init__(self, out_channels: int, kernel_size, *, stride=1, padding=0, init="he"):
+    def __init__(self, out_channels: int, kernel_size, *, stride=1, padding=0, init="he",
+                 bias_init="zeros"):
         self.out_channels = _check_size(out_channels, "out_channels", "Conv2d")
+        self.bias_init = get_initializer(bias_init)
         self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
         self.stride = _pair(stride, "stride", low=1)
         self.padding = _pair(padding, "padding")
@@ -104,7 +109,7 @@ class Conv2d(Layer):
             raise ValueError(f"Conv2d: a {kh}x{kw} kernel does not fit a {h}x{w} input")
         shape = (self.out_channels, c, kh, kw)
         weight = self.init_fn(rng, shape, c * kh * kw, self.out_channels * kh * kw, dtype)
-        bias = zeros(rng, (self.out_channels,), 0, 0, dtype)
+        bias = self.bias_init(rng, (self.out_channels,), c * kh * kw, self.out_channels, dtype)
         return {"weight": weight, "bias": bias}, (self.out_channels, oh, ow)
 
     def apply(self, params, x, *, train=False, rng=None):
@@ -233,6 +238,106 @@ class Maxout(Layer):
 
     def apply(self, params, x, *, train=False, rng=None):
         return ops.maxout(x, self.pieces, axis=1)
+
+
+_STATE_UPDATES: contextvars.ContextVar = contextvars.ContextVar("state_updates", default=None)
+
+
+@contextlib.contextmanager
+def collect_state():
+    """Collect the new non-trainable state (BatchNorm running statistics) of every training-mode
+    forward pass run inside the block: ``{"batchnorm1.running_mean": array, ...}``, raw arrays.
+
+    The training loop wraps each step in it and writes the collected values into the
+    parameters after the optimizer update (the last training-mode pass of a step wins).
+    Outside such a block, training-mode passes leave the state alone.
+    """
+    updates: dict = {}
+    token = _STATE_UPDATES.set(updates)
+    try:
+        yield updates
+    finally:
+        _STATE_UPDATES.reset(token)
+
+
+def record_state(prefix: str, layer: "Layer", params: dict, x: Array) -> None:
+    """Store ``layer.new_state(params, x)`` under ``prefix`` when a collector is active."""
+    updates = _STATE_UPDATES.get()
+    if updates is not None:
+        raw = {key: ops.getval(value) for key, value in params.items()}
+        updates.update({prefix + key: value
+                        for key, value in layer.new_state(raw, ops.getval(x)).items()})
+
+
+class BatchNorm(Layer):
+    """Batch normalisation without affine parameters (Shaham et al.'s input layer, Torch7's
+    nn.BatchNormalization / SpatialBatchNormalization with ``affine=false``).
+
+    y = (x - mu) / sqrt(var + eps) per feature (flat inputs (N, D)) or per channel (images
+    (N, C, H, W), statistics over N, H, W). In training mu and var are the batch's mean and
+    biased variance, and the gradient flows through them; in evaluation they are the running
+    statistics ``running_mean`` and ``running_var``, state kept in the parameter dict (saved
+    in checkpoints with it) but never trained: after every training step the loop replaces
+    them (see :func:`collect_state`) by
+    running <- (1 - momentum) running + momentum batch, with the unbiased batch variance
+    var * m / (m - 1) (m values per statistic), as Torch does. They start at 0 and 1.
+    """
+
+    kind = "batchnorm"
+    state = ("running_mean", "running_var")
+
+    def __init__(self, *, eps: float = 1e-5, momentum: float = 0.1):
+        if not eps > 0:
+            raise ValueError(f"BatchNorm: eps must be > 0, got {eps!r}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
+        self.eps, self.momentum = eps, momentum
+
+    def init(self, rng, in_shape, dtype):
+        if len(in_shape) not in (1, 3):
+            raise ValueError(f"BatchNorm: expects (N, D) or (N, C, H, W) inputs, got "
+                             f"per-example shape {tuple(in_shape)}")
+        c = in_shape[0]
+        return ({"running_mean": rng.xp.zeros((c,), dtype=dtype, device=rng.device),
+                 "running_var": rng.xp.ones((c,), dtype=dtype, device=rng.device)},
+                tuple(in_shape))
+
+    def _axes(self, x):
+        return (0,) if x.ndim == 2 else (0, 2, 3)
+
+    def _shape(self, x):
+        return (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+
+    def apply(self, params, x, *, train=False, rng=None):
+        axes, shape = self._axes(x), self._shape(x)
+        if train:
+            mean = ops.mean(x, axis=axes, keepdims=True)
+            centred = ops.subtract(x, mean)
+            var = ops.mean(ops.square(centred), axis=axes, keepdims=True)
+        else:
+            centred = ops.subtract(x, ops.reshape(params["running_mean"], shape=shape))
+            var = ops.reshape(params["running_var"], shape=shape)
+        return ops.divide(centred, ops.sqrt(ops.add(var, self.eps)))
+
+    def new_state(self, params, x):
+        """The running statistics after one training batch ``x`` (raw arrays)."""
+        xp = get_namespace(x)
+        axes = self._axes(x)
+        m = math.prod(x.shape[a] for a in axes)
+        mean = xp.mean(x, axis=axes)
+        var = xp.mean((x - xp.reshape(mean, self._shape(x))) ** 2, axis=axes) * (m / max(m - 1, 1))
+        keep, take = 1.0 - self.momentum, self.momentum
+        return {"running_mean": keep * params["running_mean"] + take * mean,
+                "running_var": keep * params["running_var"] + take * var}
+
+
+def state_keys(model) -> set:
+    """The names of the non-trainable entries (running statistics) of ``model``'s parameters."""
+    keys = set()
+    for stack in (model.representation, model.classifier):
+        for name, layer in zip(stack.names, stack.layers):
+            keys.update(f"{name}.{key}" for key in getattr(layer, "state", ()))
+    return keys
 
 
 def _pair(v, name, *, low=0):

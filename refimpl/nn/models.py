@@ -13,7 +13,7 @@ import math
 from typing import Any, Sequence
 
 from refimpl.backend import default_float
-from refimpl.nn.layers import Layer
+from refimpl.nn.layers import Layer, record_state
 
 __all__ = ["Sequential", "Model", "count_parameters"]
 
@@ -56,6 +56,8 @@ class Sequential:
             prefix = name + "."
             local = {key[len(prefix):]: value for key, value in params.items()
                      if key.startswith(prefix)} if _has_params(layer) else {}
+            if train and getattr(layer, "state", None):
+                record_state(prefix, layer, local, x)  # BatchNorm's running statistics
             x = layer.apply(local, x, train=train, rng=rng)
             if train and noise is not None and layer.activation:
                 x = noise(x)

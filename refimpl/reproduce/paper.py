@@ -15,6 +15,7 @@ PAPER_TITLES = {
     "000": "Adversarial noise from the K-support norm, and training with it (IEEE Access, 2016)",
     "001": "Understanding adversarial training: increasing local stability of neural nets "
            "through robust optimization (Shaham, Yamada, Negahban)",
+    "002": "Feed-forward sign noise g(x) = x + eps x l(x) in input and hidden space",
     "003": "A unified gradient regularization family for adversarial examples "
            "(Lyu, Huang, Liang)",
     "004": "Learning with a strong adversary (Huang, Xu, Schuurmans, Szepesvari)",
@@ -86,15 +87,39 @@ PAPER_TABLES = {
         "paper": "000", "table": "Table III", "file": "000_85b1ea022f22f328.txt",
         "caption": "MLP 784-400-400-10 on MNIST trained on clean, uniform-noise (URN) and "
                    "k-support perturbed data; magnitude 1.5",
-        "columns": {**_KSUP_COLUMNS, "urn": "URN"},
+        "columns": {**_KSUP_COLUMNS, "gaussian": "URN"},
         "rows": {
             "Normal": {"clean": 0.981, "sign_l2": 0.289, "l2": 0.205, "k_support": 0.210,
-                       "urn": 0.256},
+                       "gaussian": 0.256},
             "URN": {"clean": 0.942, "sign_l2": 0.806, "l2": 0.666, "k_support": 0.667,
-                    "urn": 0.631},
+                    "gaussian": 0.631},
             "Ksup": {"clean": 0.986, "sign_l2": 0.931, "l2": 0.852, "k_support": 0.845,
-                     "urn": 0.350},
+                     "gaussian": 0.350},
         },
+    },
+    "lyu-table1": {
+        "paper": "003", "table": "Table I (maxout and sigmoid MLP rows)", "file": "003_fe44c2e3b7a8eb32.txt",
+        "caption": "Test error on permutation-invariant MNIST without data augmentation",
+        "columns": {"error": "Test Error"},
+        "rows": {"Maxout + dropout": {"error": 0.0094},
+                 "Maxout + dropout + gradient p = 2": {"error": 0.0078},
+                 "Sigmoid MLP + gradient p = 2": {"error": 0.0093}},
+    },
+    "lyu-table4": {
+        "paper": "003", "table": "Table IV (permutation-invariant rows)",
+        "file": "003_fe44c2e3b7a8eb32.txt",
+        "caption": "Test error on MNIST under per-pixel Gaussian noise of std 0, 0.1, 0.3",
+        "columns": {"std 0": "Gaussian std 0", "std 0.1": "0.1", "std 0.3": "0.3"},
+        "rows": {"Maxout + dropout": {"std 0": 0.0094, "std 0.1": 0.0114, "std 0.3": 0.0242},
+                 "Maxout + dropout + gradient p = 2": {"std 0": 0.0078, "std 0.1": 0.0083,
+                                                       "std 0.3": 0.0129}},
+    },
+    "signnoise-table4": {
+        "paper": "002", "table": "Table 4 (MNIST rows)", "file": "002_714e41118cdeeccf.txt",
+        "caption": "Test error of LeNets with dropout: plain, FGSM-trained, sign-noise (R-)",
+        "columns": {"error": "Error(%)"},
+        "rows": {"LeNet": {"error": 0.0050}, "FGSM-LeNet": {"error": 0.0060},
+                 "R-LeNet": {"error": 0.0028}},
     },
     "shaham-table1": {
         "paper": "001", "table": "Table 1", "file": "001_2c0de69ed65fa96c.txt",
@@ -110,3 +135,10 @@ PAPER_TABLES = {
     },
 }
 """Experiment name -> the paper's table (values as fractions, with its source)."""
+
+_TABLE3 = PAPER_TABLES["ksup-table3"]
+PAPER_TABLES["ksup-table3-uniform"] = {  # the same published numbers, our uniform-noise labels
+    **_TABLE3, "columns": {**_KSUP_COLUMNS, "urn": "URN"},
+    "rows": {("URN (uniform, l2 1.7)" if model == "URN" else model):
+             {("urn" if column == "gaussian" else column): value for column, value in row.items()}
+             for model, row in _TABLE3["rows"].items()}}

@@ -22,7 +22,7 @@ def compare(name: str, rows: list[dict], columns: list[str]) -> list[dict]:
             ref = paper.get(row["model"], {}).get(column)
             ours = row[column]
             records.append({"model": row["model"], "column": column, "ours": ours,
-                            "paper": ref, "difference": None if ref is None else ours - ref,
+                            "paper": ref, "difference": None if ref is None or ours is None else ours - ref,
                             "std": row.get(f"{column}_std")})
     return records
 
@@ -34,7 +34,8 @@ def _cell(value, percent: bool) -> str:
 
 
 def format_table(name: str, rows: list[dict], columns: list[str], *, percent: bool = True) -> str:
-    """A plain-text table: each cell "ours (paper)" in percent, paper values where published."""
+    """A plain-text table: each cell "ours (paper's, difference)" in percent (points), the
+    paper's values where published."""
     paper = PAPER_TABLES.get(name)
     headings = paper["columns"] if paper else {}
     refs = paper["rows"] if paper else {}
@@ -45,14 +46,17 @@ def format_table(name: str, rows: list[dict], columns: list[str], *, percent: bo
         for column in columns:
             ref = refs.get(row["model"], {}).get(column)
             cell = _cell(row[column], percent)
-            cells.append(cell if ref is None else f"{cell} ({_cell(ref, percent)})")
+            if ref is not None and row[column] is not None:  # ours (paper's, ours - paper's)
+                difference = (100 if percent else 1) * (row[column] - ref)
+                cell = f"{cell} ({_cell(ref, percent)}, {difference:+.1f})"
+            cells.append(cell)
         lines.append(cells)
     widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
     text = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header] + lines]
     text.insert(1, "-+-".join("-" * w for w in widths))
     if paper:
         text.append(f"(in brackets: {paper['table']} of paper {paper['paper']}, "
-                    f"shared/papers/{paper['file']})")
+                    f"shared/papers/{paper['file']}, and ours minus the paper's)")
     return "\n".join(text)
 
 

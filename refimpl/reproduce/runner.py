@@ -13,19 +13,23 @@ network (the Normal MLP of huang-table1 and ksup-fig4, say) train it once, and a
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from refimpl import nn
 from refimpl.backend import make_rng
+from refimpl.data import transforms
 from refimpl.data.pipeline import prepare
 from refimpl.training import fit, get_method, load_checkpoint
 
 from .experiments import Experiment, Run
 
-__all__ = ["Data", "Trained", "load_experiment_data", "train_run"]
+__all__ = ["Data", "Trained", "load_experiment_data", "method_arguments", "train_run"]
 
 Array = Any
 
@@ -58,10 +62,25 @@ class Trained:
 def load_experiment_data(experiment: Experiment, *, xp, dtype, data_dir=None,
                          download: bool = False, subset: int | None = None,
                          test_subset: int | None = None) -> Data:
-    """MNIST through the experiment's input pipeline, converted to ``xp`` once."""
+    """MNIST through the experiment's input pipeline, converted to ``xp`` once.
+
+    Pipelines: ``none`` (pixel / 255), ``byte256`` (pixel / 256, paper 004's notebooks),
+    ``pad32-standardize`` (padded to 32x32, MNIST's training mean and std) and
+    ``pad32-standardize-own`` (padded, each split standardised with its own mean and std over
+    the whole split, before any subset: Shaham et al.'s Torch7 code).
+    """
+    own = experiment.preprocess == "pad32-standardize-own"
+    base = {"byte256": "none", "pad32-standardize-own": "none"}.get(experiment.preprocess,
+                                                                     experiment.preprocess)
     (x_train, y_train, x_test, y_test), ds = prepare(
-        "mnist", data_dir=data_dir, download=download, preprocess=experiment.preprocess,
-        subset=subset)
+        "mnist", data_dir=data_dir, download=download, preprocess=base,
+        subset=None if own else subset)
+    if experiment.preprocess == "byte256":
+        x_train, x_test = (x * np.float32(255 / 256) for x in (x_train, x_test))
+    if own:
+        x_train, x_test = (_standardize_own(transforms.pad(x, 32)) for x in (x_train, x_test))
+        if subset is not None:
+            x_train, y_train = x_train[:subset], y_train[:subset]
     if test_subset is not None:
         x_test, y_test = x_test[:test_subset], y_test[:test_subset]
     arrays = [xp.asarray(a) for a in (x_train, y_train, x_test, y_test)]
@@ -71,11 +90,29 @@ def load_experiment_data(experiment: Experiment, *, xp, dtype, data_dir=None,
     return Data(*arrays, tuple(x_train.shape[1:]), ds.num_classes, description)
 
 
+def _standardize_own(x: np.ndarray) -> np.ndarray:
+    """(x - mean) / std with the mean and std of this array (all pixels, float64 sums)."""
+    mean, std = float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
+    return ((x - mean) / std).astype(np.float32)
+
+
+def method_arguments(run: Run) -> tuple[str, dict]:
+    """The training method's name and keyword arguments for ``run.options`` (plain JSON).
+
+    Run options stay names and numbers so that ``Run.key()`` (the cache folder) does not move
+    when the methods' signatures do; this is the one place that translates them ("inf" -> inf).
+    """
+    options = {key: (math.inf if value in ("inf", "+inf") else value)
+               for key, value in run.options.items()}
+    return run.method, options
+
+
 def train_run(run: Run, seed: int, data: Data, *, out: Path, xp, dtype, quiet: bool = False,
               log=print) -> Trained:
     """Train ``run`` with ``seed`` (or resume it, or load it when already finished)."""
-    subset = data.description["train_examples"]
-    folder = Path(out) / "models" / run.key() / f"seed{seed}-train{subset}"
+    subset, preprocess = data.description["train_examples"], data.description["preprocess"]
+    inputs = "" if preprocess == "none" else f"-{preprocess}"
+    folder = Path(out) / "models" / run.key() / f"seed{seed}-train{subset}{inputs}"
     checkpoint = folder / "checkpoint.npz"
     model = nn.build(run.model, data.input_shape, data.num_classes)
     if checkpoint.exists():
@@ -89,9 +126,10 @@ def train_run(run: Run, seed: int, data: Data, *, out: Path, xp, dtype, quiet: b
         log(f"training {run.label}: {run.model}, method {run.method} {run.options or ''}, "
             f"{run.epochs} epochs, seed {seed} -> {folder}")
     began = time.perf_counter()
+    name, options = method_arguments(run)
     result = fit(model, params, (data.x_train, data.y_train), optimizer=optimizer,
                  epochs=run.epochs, batch_size=run.batch_size, seed=seed,
-                 method=get_method(run.method, **run.options),
+                 method=get_method(name, **options), shuffle=run.shuffle,
                  schedule=nn.piecewise_constant(run.lr, run.milestones),
                  test=(data.x_test, data.y_test), checkpoint=checkpoint,
                  resume=True, quiet=quiet, log=log,

@@ -28,6 +28,7 @@ import numpy as np
 from refimpl._progress import bars_wanted, tqdm
 from refimpl.autodiff import value_and_grad
 from refimpl.backend import device_of, get_namespace, make_rng, to_numpy
+from refimpl.nn.layers import collect_state
 from refimpl.nn.optim import max_norm
 from refimpl.training.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.training.methods import normal
@@ -60,7 +61,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         seed: int = 0, method: Callable = normal, test: tuple | None = None,
         schedule: Callable[[int], float] | None = None, max_norm_limit: float | None = None,
         checkpoint=None, resume: bool = False, meta: dict | None = None, quiet: bool = False,
-        check_every: int = 25, log: Callable[[str], None] = print) -> FitResult:
+        check_every: int = 25, log: Callable[[str], None] = print,
+        shuffle: str = "epoch") -> FitResult:
     """Train ``params`` of ``model`` on ``train = (x, y)`` for ``epochs`` epochs.
 
     Args:
@@ -85,6 +87,9 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         check_every: steps between reads of the losses (one device-to-host copy each time, to
             check for NaN / inf and update the progress bar); the end of an epoch reads too.
         log: where the per-epoch lines go.
+        shuffle: the training order: "epoch" (a fresh permutation every epoch), "once" (one
+            permutation drawn from the seed, kept every epoch: paper 004's notebooks) or
+            "none" (the order of ``train``: Shaham et al.'s Torch7 scripts).
     """
     check_pairs(train=train, test=test)
     x, y = train
@@ -97,6 +102,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
     if not (isinstance(epochs, int) and epochs >= 0):
         raise ValueError(f"epochs: expected an int >= 0, got {epochs!r}")
+    if shuffle not in ("epoch", "once", "none"):
+        raise ValueError(f"shuffle: expected 'epoch', 'once' or 'none', got {shuffle!r}")
     if not (isinstance(check_every, int) and check_every >= 1):
         raise ValueError(f"check_every: expected a positive int, got {check_every!r}")
     device = device_of(x)
@@ -110,11 +117,12 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
     run = {"model": model.name, "seed": seed, "batch_size": batch_size,
            "method": getattr(method, "__name__", str(method)),
            "method_options": dict(getattr(method, "options", {})),
-           "optimizer": type(optimizer).__name__}
+           "optimizer": type(optimizer).__name__, "shuffle": shuffle}
     opt_state, history, start = optimizer.init(params), [], 0
     if resume and checkpoint is not None and _exists(checkpoint):
         params, opt_state, saved = load_checkpoint(checkpoint, xp, device=device)
         saved.setdefault("method_options", {})  # checkpoints written before methods had options
+        saved.setdefault("shuffle", "epoch")  # ... and before the shuffle option
         mismatched = {k: (saved.get(k), v) for k, v in run.items() if saved.get(k) != v}
         if mismatched:
             raise ValueError(f"resume: checkpoint {checkpoint} was made by a different run "
@@ -128,7 +136,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
         began = time.perf_counter()
         lr = schedule(epoch) if schedule is not None else optimizer.lr
         # the same order on every backend: drawn on the host, copied to the device once an epoch
-        order = xp.asarray(make_rng(epoch_seed(seed, epoch, 0)).permutation(n), device=device)
+        order = xp.asarray(np.arange(n) if shuffle == "none" else make_rng(
+            epoch_seed(seed, 0 if shuffle == "once" else epoch, 0)).permutation(n), device=device)
         noise = make_rng(epoch_seed(seed, epoch, 1), xp, device=device)
         step_loss = value_and_grad(lambda p, xb, yb: method(model, p, xb, yb, rng=noise))
         losses, total = [], 0.0
@@ -136,8 +145,12 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
                   leave=False, unit="step") as bar:
             for b in range(steps_per_epoch):
                 idx = order[b * batch_size:min((b + 1) * batch_size, n)]  # strict: no overshoot
-                loss, grads = step_loss(params, xp.take(x, idx, axis=0), xp.take(y, idx, axis=0))
+                with collect_state() as state:  # BatchNorm running statistics, if any
+                    loss, grads = step_loss(params, xp.take(x, idx, axis=0),
+                                            xp.take(y, idx, axis=0))
                 params, opt_state = optimizer.update(params, grads, opt_state, lr=lr)
+                if state:  # non-trainable: replaced, whatever the optimizer did to them
+                    params = {**params, **state}
                 if max_norm_limit is not None:
                     params = max_norm(params, max_norm_limit)
                 losses.append(loss)
