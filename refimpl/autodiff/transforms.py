@@ -35,6 +35,10 @@ def hvp(f: Callable, argnum: int = 0) -> Callable:
     def hvp_f(*args, **kwargs):
         *args, v = args
         (i,), _ = _argnums(argnum, None, len(args), f, "hvp")
+        shape, v_shape = getattr(args[i], "shape", None), getattr(v, "shape", None)
+        if shape is not None and v_shape is not None and tuple(shape) != tuple(v_shape):
+            raise ValueError(f"hvp: v must have the shape of argument {i}, {tuple(shape)}, got "
+                             f"{tuple(v_shape)}")
         gradient = grad(f, i)
 
         def directional(*inner_args):
@@ -53,6 +57,11 @@ def jvp(f: Callable, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: expected one tangent per primal, got {len(tangents)} tangents "
                          f"for {len(primals)} primals")
+    for i, (primal, tangent) in enumerate(zip(primals, tangents)):
+        shape, t_shape = getattr(primal, "shape", None), getattr(tangent, "shape", None)
+        if shape is not None and t_shape is not None and tuple(shape) != tuple(t_shape):
+            raise ValueError(f"jvp: tangent {i} must have the shape of primal {i}, "
+                             f"{tuple(shape)}, got {tuple(t_shape)}")
     out, vjp_fn = vjp(f, *primals)
     first = leaves(primals)
     raw = as_array(getval(out), like=getval(first[0]) if first else None)

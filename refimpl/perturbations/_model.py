@@ -60,7 +60,7 @@ def check_labels(y: Array, x: Array, name: str = "y") -> None:
 
     Also refuses an empty batch. Shapes and dtypes only: no host synchronisation.
     """
-    xp = get_namespace(x)
+    xp = get_namespace(x, y, name=f"x, {name}") if hasattr(y, "shape") else get_namespace(x)
     if not hasattr(y, "shape") or tuple(y.shape) != (x.shape[0],) or not xp.isdtype(
             y.dtype, "integral"):
         raise ValueError(f"{name}: expected integer labels of shape ({x.shape[0]},), got "

@@ -21,9 +21,10 @@ import math
 from typing import Any
 
 from refimpl.backend import device_of, get_namespace
+from refimpl.tracer import getval
 
-from ._batch import (check_finite, check_radius, flat, may_read_values, per_example, safe_divide,
-                     scale_rows)
+from ._batch import (check_batch, check_finite, check_radius, flat, may_read_values, per_example,
+                     safe_divide, scale_rows)
 
 Array = Any
 
@@ -82,6 +83,7 @@ def norm(x: Array, p: float) -> Array:
     """
     xp = get_namespace(x)
     p = check_p(p)
+    check_batch(getval(x), "x")
     if p == 2:
         return _l2_norm(flat(x))
     return _norm_of_flat(xp.abs(flat(x)), p)
