@@ -85,6 +85,9 @@ def check_label_range(y: Array, logits: Array, name: str = "y") -> None:
 def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
                               loss_fn: Callable | None = None) -> tuple[Array, Array]:
     """(logits (N, K) at x, d sum_n loss_n / d x (N, ...)) from one forward and backward pass."""
+    if not callable(logits_fn):
+        raise TypeError(f"logits_fn: expected a callable x -> logits, got "
+                        f"{type(logits_fn).__name__}")
     check_input(x)
     check_labels(y, x)
     logits, gradient = loss_and_input_gradient(logits_fn, x, y, loss_fn)

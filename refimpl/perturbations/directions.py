@@ -88,6 +88,11 @@ class LossGradient:
 
     family: Any = L2
 
+    def __post_init__(self):
+        if not callable(getattr(self.family, "steepest_ascent", None)):
+            raise TypeError(f"family: expected a family value with steepest_ascent(grad, "
+                            f"radius), such as Lp(2), got {self.family!r}")
+
     @property
     def label(self) -> str:
         return self.family.label
@@ -144,6 +149,11 @@ class Noise:
     """A random perturbation from a noise family (URN by default); the model is not used."""
 
     family: Any = field(default_factory=UniformNoise)
+
+    def __post_init__(self):
+        if not callable(getattr(self.family, "draw", None)):
+            raise TypeError(f"family: expected a noise family with draw(rng, x, radius), such "
+                            f"as UniformNoise() or GaussianNoise(), got {self.family!r}")
 
     @property
     def label(self) -> str:
