@@ -15,8 +15,8 @@ from refimpl import autodiff, ops
 from refimpl.backend import make_rng
 from refimpl.perturbations import (AdvAlpha, GaussianNoise, KSupport, LossGradient, Lp, Noise,
                                    SignL2, UniformNoise, apgd_ce, cw_l2, deepfool, input_gradient,
-                                   k_support, lbfgs_untargeted, one_step, random_noise, search,
-                                   sign_noise)
+                                   k_support, lbfgs_untargeted, lp, one_step, pgd, random_noise,
+                                   search, sign_noise)
 from test_bad_inputs import X, Y, Row, _nan, check_row
 from test_bad_inputs_math import G, S, _attack, _one, _pgd, f, logits_fn
 
@@ -33,6 +33,10 @@ FAMILY_ROWS = [
         "x:"),
     Row("KSupport(2).norm int w", lambda: KSupport(2).norm(np.ones((2, 3), np.int64)),
         TypeError, "w:"),
+    Row("lp.dual_norm int g", lambda: lp.dual_norm(np.ones((2, 3), np.int64), 2), TypeError,
+        "g:"),
+    Row("k_support.dual_norm 0-d g", lambda: k_support.dual_norm(np.float32(1.0), 1),
+        ValueError, "g:"),
     Row("KSupport(nan)", lambda: KSupport(math.nan), ValueError, "k"),
     Row("KSupport(True)", lambda: KSupport(True), ValueError, "k"),
     Row("KSupport(2) radius -1", lambda: KSupport(2).steepest_ascent(G, -1.0), ValueError,
@@ -71,6 +75,14 @@ FAMILY_ROWS = [
     Row("AdvAlpha p 0.5", lambda: AdvAlpha(0.5), ValueError, "p"),
     Row("AdvAlpha scores 'x'", lambda: AdvAlpha(2, "x"), ValueError, "scores"),
     Row("Noise family Lp(2)", lambda: Noise(Lp(2)), (ValueError, TypeError), "family"),
+    Row("lp.norm NaN x", lambda: lp.norm(_nan(G), 2), ValueError, "x:"),
+    Row("lp.dual_norm inf g", lambda: lp.dual_norm(G * np.float32(np.inf), 2), ValueError,
+        "g:"),
+    Row("k_support.norm NaN w", lambda: k_support.norm(_nan(G), 2), ValueError, "w:"),
+    Row("lp.steepest_ascent radius True", lambda: lp.steepest_ascent(G, True, 2), ValueError,
+        "radius"),
+    Row("lp.steepest_ascent radius '1'", lambda: lp.steepest_ascent(G, "1", 2), ValueError,
+        "radius"),
 ]
 
 ATTACK_ROWS = [
@@ -152,6 +164,27 @@ ATTACK_ROWS = [
         (ValueError, TypeError), "y:"),
     Row("input_gradient logits_fn not callable", lambda: input_gradient(None, X, Y),
         TypeError, "logits_fn"),
+    Row("pgd rng 3", _pgd(rng=3), TypeError, "rng"),
+    Row("pgd loss_fn 3", _pgd(loss_fn=3), TypeError, "loss_fn"),
+    Row("pgd logits_fn 3", lambda: pgd(3, X, Y, radius=0.1, step_size=0.1, steps=1, p=2),
+        TypeError, "logits_fn"),
+    Row("pgd 1-D logits", lambda: pgd(lambda x: ops.sum(x, axis=1), X, Y, radius=0.1,
+                                      step_size=0.1, steps=1, p=2), ValueError, "logits_fn"),
+    Row("apgd_ce 1-D logits", lambda: apgd_ce(lambda x: ops.sum(x, axis=1), X, Y, radius=0.1,
+                                              steps=1), ValueError, "logits_fn"),
+    Row("apgd_ce rng 'seed'", _attack(apgd_ce, radius=0.1, steps=2, rng="seed"), TypeError,
+        "rng"),
+    Row("deepfool logits_fn 3", lambda: deepfool(3, X, Y), TypeError, "logits_fn"),
+    Row("cw_l2 logits_fn None", lambda: cw_l2(None, X, Y, steps=1), TypeError, "logits_fn"),
+    Row("lbfgs_untargeted logits_fn 3", lambda: lbfgs_untargeted(3, X, Y), TypeError,
+        "logits_fn"),
+    Row("search.lbfgs logits_fn 3", lambda: search.lbfgs(3, X, Y), TypeError, "logits_fn"),
+    Row("minimum_perturbation loss_fn 3",
+        _attack(search.minimum_perturbation, max_radius=1.0, loss_fn=3), TypeError, "loss_fn"),
+    Row("one_step logits_fn 3", lambda: one_step(3, X, Y, family=Lp(2), radius=0.1),
+        TypeError, "logits_fn"),
+    Row("one_step noise with rng 3", _one(family=None, direction=Noise(), rng=3),
+        (ValueError, TypeError), "rng"),
 ]
 
 AUTODIFF_ROWS = [

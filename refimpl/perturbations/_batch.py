@@ -90,6 +90,8 @@ def check_radius(radius: Any, like: Array, name: str = "radius") -> Array:
         if not (math.isfinite(radius) and radius >= 0):
             raise ValueError(f"{name}: expected a finite number >= 0, got {radius}")
         return xp.full((n,), radius, dtype=like.dtype, device=like.device)
+    if isinstance(radius, (bool, str)):
+        raise ValueError(f"{name}: expected a number >= 0 or an (N,) array, got {radius!r}")
     if type(radius) is not type(like) and hasattr(radius, "shape"):
         get_namespace(like, radius, name=name)  # an array of another library: a TypeError
     r = xp.asarray(radius, dtype=like.dtype, device=like.device)

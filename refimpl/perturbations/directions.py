@@ -62,6 +62,9 @@ def loss_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
     both results are raw arrays (getval), so a perturbation made inside a training step is a
     constant of that step even when ``logits_fn`` closes over traced parameters.
     """
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a callable (logits, y) -> (N,) losses, got "
+                        f"{type(loss_fn).__name__}")
     loss_fn = loss_fn or cross_entropy_unchecked
     seen = {}
 
