@@ -62,6 +62,27 @@ METHOD_ROWS = [
     Row("gradreg sigma nan", _method("gradreg", sigma=math.nan), ValueError, "sigma"),
     Row("gradreg p nan", _method("gradreg", p=math.nan), ValueError, "p:"),
     Row("sign_noise prob -0.5", _method("sign_noise", prob=-0.5), ValueError, "prob"),
+    # refused when the method is made, before any training step
+    Row("get_method radius -1", lambda: get_method("goodfellow", radius=-1.0), ValueError,
+        "radius"),
+    Row("get_method p 0.5", lambda: get_method("robust_lp", p=0.5, radius=0.1), ValueError,
+        "p:"),
+    Row("get_method p nan", lambda: get_method("gradreg", p=math.nan), ValueError, "p:"),
+    Row("get_method k 0", lambda: get_method("ksup", k=0), ValueError, "k:"),
+    Row("get_method k 1.5", lambda: get_method("ksup", k=1.5), ValueError, "k:"),
+    Row("get_method sigma -1", lambda: get_method("gradreg_penalty", sigma=-1.0), ValueError,
+        "sigma"),
+    Row("get_method radius nan", lambda: get_method("lwa", radius=math.nan), ValueError,
+        "radius"),
+    Row("get_method alpha 2", lambda: get_method("goodfellow", alpha=2.0), ValueError, "alpha"),
+    Row("get_method prob -1", lambda: get_method("sign_noise", prob=-1.0), ValueError, "prob"),
+    Row("get_method eps inf", lambda: get_method("sign_noise", eps=math.inf), ValueError, "eps"),
+    Row("get_method noise 'pink'", lambda: get_method("urn", noise="pink"), ValueError, "noise"),
+    Row("get_method direction 'up'", lambda: get_method("lwa_rep", direction="up"), ValueError,
+        "direction"),
+    Row("get_method attack 3", lambda: get_method("ksup", attack=3), TypeError, "attack"),
+    Row("get_method robust_lp p 3 without radius", lambda: get_method("robust_lp", p=3),
+        ValueError, "radius"),
 ]
 
 
