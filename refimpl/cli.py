@@ -4,6 +4,7 @@ Sub-commands:
     gradcheck   check the autodiff against finite differences (orders 1 and 2).
     train       train a named model on a named data set; checkpoint, metrics JSON, curves PNG.
     evaluate    score a saved checkpoint on its test set.
+    compare     a normally and an adversarially trained net side by side under attack.
 
 Errors a user can fix are printed as one line, ``refimpl COMMAND: error: CAUSE; FIX``, with
 an exit status per kind (``EXIT_STATUSES``, also in ``refimpl --help``); ``--debug`` adds the
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_parser(commands)
     _reproduce_parser(commands)
     __import__("refimpl.commands.robustness", fromlist=["add_parser"]).add_parser(commands)
+    __import__("refimpl.commands.compare", fromlist=["add_parser"]).add_parser(commands)
     for sub in commands.choices.values():  # --debug after the command name works too
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="on an error, print the Python traceback too")

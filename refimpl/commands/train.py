@@ -23,13 +23,14 @@ from refimpl.training.checkpoint import check_params, write_text
 from refimpl.training.methods import options_of
 
 __all__ = ["train", "evaluate_checkpoint", "load_data", "PREPROCESSING", "data_sized_radius",
-           "mean_l2_norm", "MNIST_MEAN_L2", "DIGITS_MEAN_L2"]
+           "mean_l2_norm", "training_mean_l2", "MNIST_MEAN_L2", "DIGITS_MEAN_L2"]
 
 # Mean l2 norm of a training image in [0, 1] pixels. The papers' l2 training radii (1.7, 1.5)
 # are MNIST's; elsewhere the CLI scales them by the data's mean norm so that a perturbation
 # takes the same share of an image (digits: 3.87 / 9.21 = 0.42, so 1.7 becomes 0.71).
 MNIST_MEAN_L2 = 9.21
-DIGITS_MEAN_L2 = 3.87  # for --help; data_sized_radius measures the data it is given
+DIGITS_MEAN_L2 = 3.87
+_MEAN_L2 = {"mnist": MNIST_MEAN_L2, "digits": DIGITS_MEAN_L2}  # whole training sets, measured
 _L2_SIZED = ("goodfellow", "ksup", "urn", "lwa", "lwa_rep")  # radius an l2 norm on MNIST
 
 # What ``refimpl evaluate`` needs in a checkpoint's metadata (``refimpl train`` writes it).
@@ -74,6 +75,15 @@ def mean_l2_norm(x) -> float:
     """(1/N) sum_n ||x_n||_2 over the non-batch axes of a NumPy batch (N, ...)."""
     import numpy as np  # noqa: PLC0415
     return float(np.mean(np.linalg.norm(np.asarray(x).reshape(len(x), -1), axis=1)))
+
+
+def training_mean_l2(dataset: str, preprocess: str, x_train) -> float:
+    """The mean l2 image norm of the data set's whole training set as the net sees it: the
+    measured constant for MNIST and digits without preprocessing (so that ``--subset`` does
+    not move the radius), else measured on ``x_train``."""
+    if preprocess == "none" and dataset in _MEAN_L2:
+        return _MEAN_L2[dataset]
+    return mean_l2_norm(x_train)
 
 
 def data_sized_radius(method: str, dataset: str, mean_l2: float, **options) -> float | None:
@@ -139,7 +149,8 @@ def _train(args, out: Path) -> int:
     dtype, device = getattr(xp, args.dtype), compute_device(xp)
     arrays, ds = load_data(args.dataset, data_dir=args.data_dir, download=args.download,
                            preprocess=args.preprocess, subset=args.subset)
-    method = method_from_arguments(args, mean_l2=mean_l2_norm(arrays[0]))
+    method = method_from_arguments(
+        args, mean_l2=training_mean_l2(args.dataset, args.preprocess, arrays[0]))
     x_train, y_train, x_test, y_test = to_backend(arrays, xp, dtype=dtype, device=device)
     model = nn.build(args.model, tuple(x_train.shape[1:]), ds.num_classes)
     params = model.init(make_rng(args.seed, xp, device=device), dtype)
