@@ -22,6 +22,7 @@ def test_compare_writes_both_nets_under_every_attack(tmp_path, capsys):
     assert report["nets"]["lwa (radius 0.71)"]["settings"]["radius"] == 0.71
     assert list(report["attacks"]) == list(ATTACKS) and report["test_examples"] == 40
     l2_radii = [float(f"{c * report['mean_l2_test']:.2g}") for c in L2_FRACTIONS]
+    assert l2_radii == [0.19, 0.39, 0.58, 0.77]  # the whole test set's, not the subset's
     assert report["attacks"]["fgsm"]["radii"] == list(LINF_RADII)
     assert report["attacks"]["adv_alpha"]["radii"] == l2_radii
     for scores in report["nets"].values():

@@ -113,11 +113,11 @@ def _compare(args, out: Path) -> dict:
     dtype, device = xp.float32, compute_device(xp)
     arrays, ds = load_data(args.dataset, data_dir=args.data_dir, download=args.download,
                            subset=args.subset)
+    test_l2 = mean_l2_norm(arrays[2])  # of the whole test set: --test-subset keeps the radii
     if args.test_subset:
         arrays = (*arrays[:2], arrays[2][:args.test_subset], arrays[3][:args.test_subset])
     adversarial = method_from_arguments(
         args, mean_l2=training_mean_l2(args.dataset, "none", arrays[0]))
-    test_l2 = mean_l2_norm(arrays[2])
     radii = {"linf": list(LINF_RADII), "l2": [float(f"{c * test_l2:.2g}") for c in L2_FRACTIONS]}
     x_train, y_train, x_test, y_test = to_backend(arrays, xp, dtype=dtype, device=device)
     model = nn.build(args.model, tuple(x_train.shape[1:]), ds.num_classes)
@@ -166,7 +166,7 @@ def _rows(report: dict) -> list[tuple[str, str]]:
 
 
 def _write(out: Path, report: dict) -> None:
-    """compare.json, compare.csv, compare_table.png and accuracy_vs_radius.png in ``out``."""
+    """compare.json, compare.csv, compare_table.png and the two curve PNGs in ``out``."""
     from refimpl.plotting import bar_table  # noqa: PLC0415
     (out / "compare.json").write_text(json.dumps(report, indent=2))
     with open(out / "compare.csv", "w", newline="") as handle:
