@@ -4,6 +4,7 @@ Sub-commands:
     gradcheck   check the autodiff against finite differences (orders 1 and 2).
     train       train a named model on a named data set; checkpoint, metrics JSON, curves PNG.
     evaluate    score a saved checkpoint on its test set.
+    compare     a normally and an adversarially trained net side by side under attack.
 
 Errors a user can fix are printed as one line, ``refimpl COMMAND: error: CAUSE; FIX``, with
 an exit status per kind (``EXIT_STATUSES``, also in ``refimpl --help``); ``--debug`` adds the
@@ -24,6 +25,20 @@ from refimpl._threads import set_blas_threads
 BACKENDS = ["numpy", "cupy", "torch"]
 
 from refimpl.commands.errors import EXIT_STATUSES, describe  # light: no arrays imported
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Each option's help followed by "(default: X)", also where the help is empty; left out
+    where the default is None (the help says what unset means), False (a flag) or already
+    written into the help."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS
+                or "default" in text or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)".strip()
 
 
 def _gradcheck_parser(commands):
@@ -57,11 +72,11 @@ def _train_parser(commands):
         "train", help="train a model; writes checkpoint.npz, metrics.json, learning_curves.png",
         description="Train one of the papers' models on a data set with a training method, "
                     "checkpointing after every epoch (--resume continues exactly).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsFormatter)
     train.add_argument("--model", default="mlp-400-400", choices=list(MODELS), metavar="NAME",
                        help=f"network: {', '.join(MODELS)}")
     train.add_argument("--dataset", default="digits",
-                       choices=["digits", "mnist", "cifar10", "stl10"])
+                       choices=["digits", "mnist", "cifar10", "stl10"], help="data set")
     train.add_argument("--method", default="normal", choices=list(METHODS),
                        help="training method (how a batch becomes a loss)")
     _method_arguments(train)
@@ -73,8 +88,8 @@ def _train_parser(commands):
     train.add_argument("--epochs", type=int, default=20,
                        help="epochs in all (0: train nothing, write metrics.json of the "
                             "initial or resumed parameters)")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    train.add_argument("--batch-size", type=int, default=32, help="examples per step")
+    train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"], help="optimizer")
     train.add_argument("--lr", type=float, default=0.05, help="learning rate")
     train.add_argument("--lr-milestones", default=None, metavar="EPOCH:LR,...",
                        help="piecewise-constant schedule, e.g. 30:0.01 (paper 004)")
@@ -86,7 +101,8 @@ def _train_parser(commands):
                        help="Torch-style decay: lr / (1 + step * lr_decay)")
     train.add_argument("--max-norm", type=float, default=None,
                        help="max l2 norm of each unit's incoming weights")
-    train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    train.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                       help="floating-point type of parameters and data")
     train.add_argument("--seed", type=int, default=0, help="seeds init, shuffles and noise")
     train.add_argument("--out", type=Path, default=None,
                        help="output folder (default: runs/MODEL-DATASET-seedSEED)")
@@ -114,30 +130,40 @@ def _fraction_or_count(text: str):
     return value
 
 
+def _method_defaults(option: str) -> str:
+    """"; default: robust_lp inf; gradreg, gradreg_penalty 2": each method's own default."""
+    from refimpl.training import METHODS  # noqa: PLC0415
+    from refimpl.training.methods import options_of  # noqa: PLC0415
+    groups: dict[str, list[str]] = {}
+    for name in METHODS:
+        value = options_of(name).get(option)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            groups.setdefault(f"{value:g}" if isinstance(value, float) else str(value),
+                              []).append(name)
+    return "; default: " + "; ".join(f"{', '.join(names)} {value}"
+                                     for value, names in groups.items())
+
+
 def _method_arguments(parser):
     """Options of the training methods; left unset, each method uses its own default."""
+    from refimpl.commands.train import radius_help  # noqa: PLC0415
     group = parser.add_argument_group(
         "method options", "unset options take the method's default (see refimpl.training)")
-    group.add_argument("--radius", type=float, default=None,
-                       help="perturbation size (goodfellow, robust_lp, ksup, urn, lwa, lwa_rep)")
-    group.add_argument("--p", type=float, default=None,
-                       help="norm exponent in [1, inf] (robust_lp, gradreg, gradreg_penalty)")
-    group.add_argument("--k", type=_fraction_or_count, default=None,
-                       help="k-support sparsity (ksup): an int is a count of inputs (--k 1: one "
-                            "pixel), a decimal a fraction in (0, 1] (--k 1.0: all pixels)")
-    group.add_argument("--alpha", type=float, default=None,
-                       help="weight of the clean loss (goodfellow)")
-    group.add_argument("--magnitude", default=None, choices=["own", "l2"],
-                       help="radius measured in the step's own norm or in l2 (goodfellow)")
-    group.add_argument("--direction", default=None, choices=["adv_loss", "adv_alpha"],
-                       help="perturbation direction (lwa, lwa_rep)")
-    group.add_argument("--noise", default=None, choices=["uniform", "gaussian"],
-                       help="random noise model (urn)")
-    group.add_argument("--sigma", type=float, default=None,
-                       help="regularisation strength (gradreg, gradreg_penalty)")
-    group.add_argument("--eps", type=float, default=None, help="sign-noise scale (sign_noise)")
-    group.add_argument("--prob", type=float, default=None,
-                       help="probability that a sign is kept (sign_noise)")
+    group.add_argument("--radius", type=float, default=None, help=radius_help())
+    for flags, kwargs, what in (
+            ("--p", {"type": float}, "norm exponent in [1, inf]"),
+            ("--k", {"type": _fraction_or_count}, "k-support sparsity: an int is a count of "
+             "inputs (--k 1: one pixel), a decimal a fraction in (0, 1] (--k 1.0: all pixels)"),
+            ("--alpha", {"type": float}, "weight of the clean loss"),
+            ("--magnitude", {"choices": ["own", "l2"]},
+             "radius measured in the step's own norm or in l2"),
+            ("--direction", {"choices": ["adv_loss", "adv_alpha"]}, "perturbation direction"),
+            ("--noise", {"choices": ["uniform", "gaussian"]}, "random noise model"),
+            ("--sigma", {"type": float}, "regularisation strength"),
+            ("--eps", {"type": float}, "sign-noise scale"),
+            ("--prob", {"type": float}, "probability that a sign is kept")):
+        group.add_argument(flags, default=None, help=what + _method_defaults(flags[2:]),
+                           **kwargs)
 
 
 def _evaluate_parser(commands):
@@ -158,7 +184,7 @@ def _reproduce_parser(commands):
         description="Train the models of a paper's experiment (resumable), measure them, print "
                     "our table beside the paper's numbers, and save result.json, table.csv and "
                     f"PNG figures into OUT/NAME. Experiments: {listing}.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsFormatter)
     reproduce.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
                            help=f"experiment: {', '.join(EXPERIMENTS)}")
     reproduce.add_argument("--out", type=Path, default=Path("runs/reproduce"),
@@ -177,7 +203,8 @@ def _reproduce_parser(commands):
     reproduce.add_argument("--seeds", type=int, nargs="+", default=[0],
                            help="one training run per seed; tables report the mean")
     _data_arguments(reproduce)
-    reproduce.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    reproduce.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                           help="floating-point type of parameters and data")
     reproduce.add_argument("--quiet", action="store_true",
                            help="no progress bars or training lines (the table is printed)")
     _threads_argument(reproduce)
@@ -220,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_parser(commands)
     _reproduce_parser(commands)
     __import__("refimpl.commands.robustness", fromlist=["add_parser"]).add_parser(commands)
+    __import__("refimpl.commands.compare", fromlist=["add_parser"]).add_parser(commands)
     for sub in commands.choices.values():  # --debug after the command name works too
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="on an error, print the Python traceback too")

@@ -26,13 +26,17 @@ def test_ci_runs_the_readme_test_command():
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
 
 
-def test_readme_main_job_reaches_its_stated_accuracy(tmp_path, capsys):
-    """The first command's job, as written after ``pip install``, trains to >= 95 % on digits."""
+def test_readme_main_job_shows_adversarial_training_working(tmp_path, capsys):
+    """The first command's job, as written after ``pip install``: the normal net reaches >= 95 %
+    on digits, and the adversarially trained one beats it by >= 15 points under every attack at
+    the README's radii (measured: 28 to 36 points)."""
     from refimpl.cli import main
     readme = (ROOT / "README.md").read_text()
     job = re.findall(r"```bash\n(.*?)\n```", readme, re.S)[0].split("&&")[-1].split()
     assert job[0] == "refimpl"
     assert main(job[1:] + ["--out", str(tmp_path), "--quiet"]) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["test"]["accuracy"] >= 0.95, metrics["test"]
-    assert "test accuracy:" in capsys.readouterr().out
+    nets = json.loads((tmp_path / "compare.json").read_text())["nets"]
+    normal, adversarial = nets.pop("normal"), nets.popitem()[1]
+    assert normal["clean"] >= 0.95 and adversarial["clean"] >= 0.95, (normal, adversarial)
+    for column in ("fgsm@0.1", "pgd_linf@0.1", "adv_alpha@0.77"):
+        assert adversarial[column] >= normal[column] + 0.15, (column, normal, adversarial)

@@ -38,12 +38,15 @@ the correctly classified training examples, and the error measured with real noi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
 from scipy.special import log_softmax, softmax
 from scipy.stats import norm as standard_normal
+
+from theory.norms import check_class_labels, check_radius, check_step
 
 # How the paper's lambda becomes the coefficient c of (c / 2) ||W||^2 added to the MEAN
 # cross-entropy over n training examples of dimension d. Neither natural reading reproduces the
@@ -65,6 +68,8 @@ def predicted_error(p_miss, mu_a, sigma_a, sigma):
 
     All arguments broadcast (floats or arrays); the result is a fraction in [0, 1].
     """
+    if not np.all(np.asarray(sigma, float) >= 0):  # also catches nan
+        raise ValueError(f"sigma must be >= 0, got {sigma!r}")
     spread = np.sqrt(np.asarray(sigma, float) ** 2 + np.asarray(sigma_a, float) ** 2)
     return p_miss + (1.0 - p_miss) * standard_normal.cdf(-np.asarray(mu_a, float) / spread)
 
@@ -130,6 +135,11 @@ def fit_softmax_regression(X, y, num_classes: int, penalty: float, *, maxiter: i
     """
     X = np.asarray(X, float)
     n, dim = X.shape
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    y = check_class_labels(y, num_classes)
+    if not (math.isfinite(penalty) and penalty >= 0):
+        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
     onehot = np.eye(num_classes)[y]
 
     def objective(theta):
@@ -156,6 +166,9 @@ def minimum_perturbation(predict, X, y, directions, *, t_max: float = 20.0,
     otherwise a misclassified point at most grid_step / 2^bisections past the boundary.
     ``predict`` maps a batch (M, D) to labels (M,); shapes X, directions (N, D), y (N,).
     """
+    t_max, grid_step = check_step(t_max, "t_max"), check_step(grid_step, "grid_step")
+    if isinstance(bisections, bool) or not isinstance(bisections, int) or bisections < 0:
+        raise ValueError(f"bisections must be an int >= 0, got {bisections!r}")
     X, directions = np.asarray(X, float), np.asarray(directions, float)
     n = len(y)
     lo, hi = np.zeros(n), np.full(n, np.inf)
@@ -200,6 +213,8 @@ def linear_crossing(model: SoftmaxRegression, X, y, directions) -> np.ndarray:
 def error_under_noise(predict, X, y, sigma: float, rng, *, chunk: int = 10000) -> float:
     """Fraction of examples misclassified after adding N(0, sigma^2) noise per pixel (one draw
     per example, no clipping), computed in chunks of rows."""
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
     X = np.asarray(X, float)
     wrong = 0
     for start in range(0, len(y), chunk):
@@ -225,6 +240,10 @@ def synthetic_blobs(rng, n: int = 600, dim: int = 20, num_classes: int = 4,
                     spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs for tests: class means N(0, I), each example its mean plus
     N(0, spread^2 I); returns X (n, dim) float64 and y (n,) ints."""
+    for value, name in ((n, "n"), (dim, "dim"), (num_classes, "num_classes")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    check_radius(spread, "spread")
     means = rng.normal(size=(num_classes, dim))
     y = rng.integers(num_classes, size=n)
     return means[y] + spread * rng.normal(size=(n, dim)), y

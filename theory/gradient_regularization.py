@@ -144,6 +144,9 @@ def gaussian_smoothing_gap(params, x, label, sigma: float, n_pairs: int, rng):
     Antithetic pairs (n, -n) cancel the odd Taylor terms, so the estimator's noise is of order
     sigma^2 / sqrt(n_pairs).
     """
+    sigma = check_radius(sigma, "sigma")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 2:
+        raise ValueError(f"n_pairs must be an int >= 2, got {n_pairs!r}")
     x = np.asarray(x, float)
     noise = rng.normal(0.0, sigma, size=(n_pairs, len(x)))
     base = batch_losses(params, x[None], label)[0]

@@ -36,7 +36,7 @@ from scipy import optimize
 from refimpl import ops
 from refimpl.autodiff import grad, stop_gradient
 from theory.logistic import adversarial_loss, worst_perturbation
-from theory.norms import check_p, dual_lp_norm, lp_maximiser
+from theory.norms import check_class_labels, check_p, check_step, dual_lp_norm, lp_maximiser
 
 
 def minimal_perturbation(jac, scores, y, p: float):
@@ -48,8 +48,9 @@ def minimal_perturbation(jac, scores, y, p: float):
     inf, r is 0 and target is y.
     """
     p = check_p(p)
-    jac, scores, y = np.asarray(jac, float), np.asarray(scores, float), np.asarray(y)
+    jac, scores = np.asarray(jac, float), np.asarray(scores, float)
     n, k, _ = jac.shape
+    y = check_class_labels(y, k)
     rows = np.arange(n)
     diff = jac - jac[rows, y][:, None, :]  # T_j - T_y (N, K, D)
     gap = scores[rows, y][:, None] - scores  # s_y - s_j (N, K)
@@ -84,7 +85,7 @@ def class_lp(a, c: float, p: float) -> tuple[float, np.ndarray]:
                                bounds=[(None, None)] * (dim + 1), method="highs")
         return float(res.fun), res.x[:dim]
     if p != 2:
-        raise ValueError("class_lp solves p in {1, 2, inf}")
+        raise ValueError(f"p must be 1, 2 or inf (class_lp solves only those), got {p!r}")
     res = optimize.minimize(lambda r: r @ r, np.zeros(dim), jac=lambda r: 2 * r, method="SLSQP",
                             constraints=[{"type": "ineq", "fun": lambda r: a @ r - c,
                                           "jac": lambda r: a}],
@@ -95,7 +96,9 @@ def class_lp(a, c: float, p: float) -> tuple[float, np.ndarray]:
 def minimal_perturbation_numerical(jac, scores, y: int, p: float) -> tuple[float, np.ndarray]:
     """The same problem for one example (jac (K, D), scores (K,)): the smallest of the
     per-class programs :func:`class_lp`; returns (norm, r)."""
+    p = check_p(p)
     jac, scores = np.asarray(jac, float), np.asarray(scores, float)
+    y = int(check_class_labels([y], len(scores))[0])
     best = (math.inf, np.zeros(jac.shape[1]))
     for j in range(len(scores)):
         gap = scores[y] - scores[j]
@@ -126,6 +129,7 @@ def danskin_gradient(w, x, y: float, radius: float, p: float) -> np.ndarray:
 
 def finite_difference_gradient(f, w, step: float = 1e-6) -> np.ndarray:
     """Central differences of a scalar function f at w, coordinate by coordinate."""
+    step = check_step(step)
     w = np.asarray(w, float)
     out = np.empty_like(w)
     for i in range(len(w)):

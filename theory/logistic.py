@@ -45,8 +45,8 @@ from scipy import optimize
 from scipy.special import expit
 
 from theory.logistic_hessian import prop_d_condition, robust_hessian
-from theory.norms import (check_p, check_radius, dual_exponent, dual_lp_norm, lp_maximiser,
-                          lp_maximiser_numerical)
+from theory.norms import (check_p, check_radius, check_sign_labels, dual_exponent, dual_lp_norm,
+                          lp_maximiser, lp_maximiser_numerical)
 
 
 def softplus(z) -> np.ndarray:
@@ -61,7 +61,7 @@ def adversarial_loss(w, X, y, radius: float, p: float, b: float = 0.0) -> float:
     Shapes: w (D,), X (N, D), y (N,) in {-1, +1}; returns a float. radius = 0 is the plain loss.
     """
     radius, p = check_radius(radius), check_p(p)
-    w, X, y = np.asarray(w, float), np.asarray(X, float), np.asarray(y, float)
+    w, X, y = np.asarray(w, float), np.asarray(X, float), check_sign_labels(y)
     return float(np.mean(softplus(-y * (X @ w + b) + radius * dual_lp_norm(w, p))))
 
 
@@ -69,7 +69,7 @@ def adversarial_loss_grad(w, X, y, radius: float, p: float, b: float = 0.0):
     """Gradient of :func:`adversarial_loss` in (w, b); d||w||_q/dw is the unit lp maximiser of
     w (Danskin), which is a subgradient where ||.||_q has kinks."""
     radius, p = check_radius(radius), check_p(p)
-    w, X, y = np.asarray(w, float), np.asarray(X, float), np.asarray(y, float)
+    w, X, y = np.asarray(w, float), np.asarray(X, float), check_sign_labels(y)
     s = expit(-y * (X @ w + b) + radius * dual_lp_norm(w, p)) / len(y)  # d loss / d argument
     grad_w = -(s * y) @ X + radius * s.sum() * lp_maximiser(w, 1.0, p)
     return grad_w, float(-(s * y).sum())
@@ -77,7 +77,7 @@ def adversarial_loss_grad(w, X, y, radius: float, p: float, b: float = 0.0):
 
 def worst_perturbation(w, y, radius: float, p: float) -> np.ndarray:
     """r*_i = -y_i radius d(w), d(w) the unit lp maximiser of w: the rows' inner argmax (N, D)."""
-    return -np.asarray(y, float)[:, None] * lp_maximiser(w, radius, p)[None, :]
+    return -check_sign_labels(y)[:, None] * lp_maximiser(w, radius, p)[None, :]
 
 
 def inner_max_numerical(w, x, y: float, radius: float, p: float, b: float = 0.0) -> float:
@@ -88,6 +88,8 @@ def inner_max_numerical(w, x, y: float, radius: float, p: float, b: float = 0.0)
     p = inf and by SLSQP otherwise (no Hoelder identity is used), then the loss is evaluated
     at the point found.
     """
+    radius, p = check_radius(radius), check_p(p)
+    y = float(check_sign_labels([y])[0])
     w, x = np.asarray(w, float), np.asarray(x, float)
     c, dim = -y * w, len(w)
     if p == math.inf:
@@ -115,7 +117,10 @@ def fit_adversarial_logistic(X, y, radius: float, p: float, *, l2: float = 0.0,
     threshold depends on ``fit_bias``: a bias can only widen the best margin (on tutorial 09's
     data gamma is 0.540 without a bias and 0.548 with one).
     """
-    X, y = np.asarray(X, float), np.asarray(y, float)
+    radius, p, y = check_radius(radius), check_p(p), check_sign_labels(y)
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    X = np.asarray(X, float)
     dim = X.shape[1]
     theta0 = np.zeros(dim + 1) if w0 is None else np.append(np.asarray(w0, float), 0.0)
 
@@ -145,6 +150,7 @@ def induced_regulariser(w, X, y, radius: float, p: float) -> float:
 def prop_c_regulariser(w, radius: float = 0.5, x: float = 1.0, y: float = 1.0) -> np.ndarray:
     """Prop. C's one-dimensional R_z(w) = softplus(-y w x + radius |w|) - softplus(-y w x),
     elementwise over an array of scalar weights w."""
+    radius = check_radius(radius)
     w = np.asarray(w, float)
     return softplus(-y * w * x + radius * np.abs(w)) - softplus(-y * w * x)
 
@@ -171,7 +177,7 @@ def separation_half_margin(X, y, p: float, *, fit_bias: bool = False) -> float:
     is one more free variable (appended to x as a constant 1 that the norm does not see).
     """
     p = check_p(p)
-    X, y = np.asarray(X, float), np.asarray(y, float)
+    X, y = np.asarray(X, float), check_sign_labels(y)
     if fit_bias:
         return _half_margin_with_bias(X, y, p)
     A = y[:, None] * X  # rows a_i; maximise t subject to a_i.w >= t
@@ -198,6 +204,8 @@ def separation_half_margin(X, y, p: float, *, fit_bias: bool = False) -> float:
 
 def plain_logistic_gd_norms(X, y, steps: int, lr: float = 1.0) -> np.ndarray:
     """||w_t||_2 along gradient descent on the plain mean logistic loss from w_0 = 0 (T,)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     w = np.zeros(np.shape(X)[1])
     norms = np.empty(steps)
     for t in range(steps):

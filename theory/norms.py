@@ -58,6 +58,37 @@ def check_radius(radius, name: str = "radius") -> float:
     return value
 
 
+def check_step(step, name: str = "step") -> float:
+    """step as a finite float > 0 (a finite-difference or grid step), or a ValueError naming it."""
+    try:
+        value = float(step)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number > 0, got {step!r}") from None
+    if not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {step!r}")
+    return value
+
+
+def check_sign_labels(y, name: str = "y") -> np.ndarray:
+    """y as a float array of labels in {-1, +1}, or a ValueError naming the argument."""
+    y = np.asarray(y, dtype=float)
+    if not np.all((y == 1) | (y == -1)):
+        raise ValueError(f"{name} must hold labels in {{-1, +1}}, got values {np.unique(y)[:4]}")
+    return y
+
+
+def check_class_labels(y, num_classes: int, name: str = "y") -> np.ndarray:
+    """y as an integer array of class indices in 0..num_classes-1, or a ValueError naming it."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
+        raise ValueError(f"{name} must be integer class labels (N,), got {y.dtype} of shape "
+                         f"{y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{name} must hold labels in 0..{num_classes - 1}, found "
+                         f"{y.min()}..{y.max()}")
+    return y
+
+
 def dual_exponent(p: float) -> float:
     """q with 1/p + 1/q = 1 (p = 1 -> inf, p = inf -> 1); p must be in [1, inf]."""
     p = check_p(p)
@@ -93,6 +124,8 @@ def lp_maximiser(g, radius: float, p: float) -> np.ndarray:
     """
     p, radius = check_p(p), check_radius(radius)
     g = np.asarray(g, dtype=np.float64)
+    if not np.all(np.isfinite(g)):
+        raise ValueError("g must be finite, got NaN or inf")
     if p == math.inf:
         return radius * np.sign(g)
     if p == 1:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.norms import check_radius
+from theory.norms import check_radius, check_step
 
 
 def check_probability(p, name: str = "p") -> float:
@@ -58,18 +58,19 @@ def draw_signs(x, p: float, rng) -> np.ndarray:
 
 def sign_noise_map(x, eps: float, signs) -> np.ndarray:
     """g(x) = x + eps * x * l for given signs l (same shape as x)."""
+    eps = check_radius(eps, "eps")
     x = np.asarray(x, float)
     return x + eps * x * np.asarray(signs, float)
 
 
 def jacobian_diagonal(eps: float, signs) -> np.ndarray:
     """The diagonal of dg/dx for fixed signs l: 1 + eps * l (valid away from x = 0)."""
-    return 1.0 + eps * np.asarray(signs, float)
+    return 1.0 + check_radius(eps, "eps") * np.asarray(signs, float)
 
 
 def curvature_factor(eps: float, signs) -> np.ndarray:
     """(1 + eps l)^2: how g rescales the curvature of f at a critical point (per element)."""
-    return (1.0 + eps * np.asarray(signs, float)) ** 2
+    return (1.0 + check_radius(eps, "eps") * np.asarray(signs, float)) ** 2
 
 
 def expected_curvature_factor(eps: float, p: float, x) -> np.ndarray:
@@ -104,11 +105,13 @@ def composed_hessian(hess_f, eps: float, signs) -> np.ndarray:
 
 def second_derivative_fd(f, x0: float, step: float = 1e-4) -> float:
     """(f(x0 + h) - 2 f(x0) + f(x0 - h)) / h^2 for a scalar function f."""
+    step = check_step(step)
     return (f(x0 + step) - 2.0 * f(x0) + f(x0 - step)) / step ** 2
 
 
 def hessian_fd(f, x0, step: float = 1e-4) -> np.ndarray:
     """Central second differences of a scalar function of a vector (D, D)."""
+    step = check_step(step)
     x0 = np.asarray(x0, float)
     dim = len(x0)
     basis = np.eye(dim) * step

@@ -27,6 +27,15 @@ def _name(f) -> str:
     return getattr(f, "__name__", type(f).__name__)
 
 
+def _check_transform(f, argnum, fname: str) -> None:
+    """At transform time: ``f`` callable, ``argnum`` an int or a tuple / list of ints."""
+    if not callable(f):
+        raise TypeError(f"{fname}: f must be a callable, got {type(f).__name__}")
+    for i in argnum if isinstance(argnum, (tuple, list)) else (argnum,):
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise ValueError(f"{fname}: argnum must be an int or a tuple of ints, got {i!r}")
+
+
 def _argnums(argnum, argnums, nargs: int, f, fname: str):
     """The tuple of argument positions to differentiate, checked against the call."""
     chosen = argnum if argnums is None else argnums
@@ -82,6 +91,8 @@ def value_and_grad(f: Callable, argnum: int = 0, *, has_aux: bool = False,
         ``((value, aux), gradient)``. Each gradient has the structure, shape and dtype of its
         argument; where ``f`` does not depend on it, zeros.
     """
+    _check_transform(f, argnum if argnums is None else argnums, "grad")
+
     def value_and_grad_f(*args, **kwargs):
         positions, many = _argnums(argnum, argnums, len(args), f, "grad")
         trace = new_trace()
@@ -135,6 +146,7 @@ def vjp(f: Callable, *args):
     Raises (from ``vjp_fn``):
         ValueError: naming the expected shape when ``g`` is not shaped like ``out``.
     """
+    _check_transform(f, 0, "vjp")
     trace = new_trace()
     sources = [[] for _ in args]
     boxed = [box(a, trace, f"argument {i} of {_name(f)}", group)
@@ -174,6 +186,8 @@ def value_and_jacobian(f: Callable, argnum: int = 0, *, batched: bool = True) ->
     Unbatched: ``f`` is any map; J has shape out.shape + x.shape, from one backward pass per
     output element over a single shared forward pass.
     """
+    _check_transform(f, argnum, "jacobian")
+
     def batched_value_and_jacobian(*args, **kwargs):
         (i,), _ = _argnums(argnum, None, len(args), f, "jacobian")
         x = as_array(args[i])

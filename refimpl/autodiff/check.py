@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from refimpl._checks import check_positive_float, check_positive_int
 from refimpl.backend import get_namespace, make_rng
 from refimpl.ops._util import as_array, device_of
 from refimpl.tracer import getval
@@ -83,6 +84,13 @@ def check_grads(f: Callable, args: Sequence, *, order: int = 1, eps: float = 1e-
     Raises:
         AssertionError: with both numbers, when reverse mode and the difference disagree.
     """
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(f"args: expected a sequence (tuple or list) of arguments, got "
+                        f"{type(args).__name__}")
+    check_positive_int(order, "order")
+    check_positive_float(eps, "eps")
+    check_positive_float(rtol, "rtol", allow_zero=True)
+    check_positive_float(atol, "atol", allow_zero=True)
     pairs = directional_derivatives(f, args, order=order, eps=eps, seed=seed)
     for m, (reverse, numeric) in enumerate(pairs, start=1):
         if not abs(reverse - numeric) <= atol + rtol * max(abs(reverse), abs(numeric)):

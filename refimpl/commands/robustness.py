@@ -25,7 +25,7 @@ def add_parser(commands) -> None:
     """Register the ``robustness`` sub-command on the CLI's sub-parsers."""
     import argparse  # noqa: PLC0415
 
-    from refimpl.cli import _data_arguments, _run  # noqa: PLC0415
+    from refimpl.cli import DefaultsFormatter, _data_arguments, _run  # noqa: PLC0415
     parser = commands.add_parser(
         "robustness", help="accuracy of a checkpoint under attack, at several radii",
         description="Attack CHECKPOINT's model on its own test set with each attack at each "
@@ -34,7 +34,7 @@ def add_parser(commands) -> None:
                     + "; l2 and l1 " + ", ".join(map(str, L2_FRACTIONS)) + " times the test "
                     "set's mean l2 image norm (about 0.5, 0.9, 1.4, 1.9 on MNIST); Gaussian "
                     "std " + ", ".join(map(str, STD_RADII)) + ".",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsFormatter)
     parser.add_argument("checkpoint", type=Path, help="checkpoint.npz (or its run folder)")
     parser.add_argument("--attacks", default=DEFAULT_ATTACKS,
                         help="comma-separated names from refimpl.evaluation.ATTACKS")

@@ -22,7 +22,16 @@ from refimpl.training import METHODS, evaluate, fit, get_method, load_checkpoint
 from refimpl.training.checkpoint import check_params, write_text
 from refimpl.training.methods import options_of
 
-__all__ = ["train", "evaluate_checkpoint", "load_data", "PREPROCESSING"]
+__all__ = ["train", "evaluate_checkpoint", "load_data", "PREPROCESSING", "data_sized_radius",
+           "mean_l2_norm", "training_mean_l2", "MNIST_MEAN_L2", "DIGITS_MEAN_L2"]
+
+# Mean l2 norm of a training image in [0, 1] pixels. The papers' l2 training radii (1.7, 1.5)
+# are MNIST's; elsewhere the CLI scales them by the data's mean norm so that a perturbation
+# takes the same share of an image (digits: 3.87 / 9.21 = 0.42, so 1.7 becomes 0.71).
+MNIST_MEAN_L2 = 9.21
+DIGITS_MEAN_L2 = 3.87
+_MEAN_L2 = {"mnist": MNIST_MEAN_L2, "digits": DIGITS_MEAN_L2}  # whole training sets, measured
+_L2_SIZED = ("goodfellow", "ksup", "urn", "lwa", "lwa_rep")  # radius an l2 norm on MNIST
 
 # What ``refimpl evaluate`` needs in a checkpoint's metadata (``refimpl train`` writes it).
 _NEEDED_META = ("model", "dataset", "input_shape", "num_classes", "epoch")
@@ -62,13 +71,62 @@ def _milestones(text: str | None) -> dict[int, float]:
         raise ValueError(f"--lr-milestones: expected EPOCH:LR[,EPOCH:LR...], got {text!r}") from err
 
 
-def method_from_arguments(args):
+def mean_l2_norm(x) -> float:
+    """(1/N) sum_n ||x_n||_2 over the non-batch axes of a NumPy batch (N, ...)."""
+    import numpy as np  # noqa: PLC0415
+    return float(np.mean(np.linalg.norm(np.asarray(x).reshape(len(x), -1), axis=1)))
+
+
+def training_mean_l2(dataset: str, preprocess: str, x_train) -> float:
+    """The mean l2 image norm of the data set's whole training set as the net sees it: the
+    measured constant for MNIST and digits without preprocessing (so that ``--subset`` does
+    not move the radius), else measured on ``x_train``."""
+    if preprocess == "none" and dataset in _MEAN_L2:
+        return _MEAN_L2[dataset]
+    return mean_l2_norm(x_train)
+
+
+def data_sized_radius(method: str, dataset: str, mean_l2: float, **options) -> float | None:
+    """The default training radius of ``method`` on a data set whose images have mean l2 norm
+    ``mean_l2``: the library's (the papers', set on MNIST) times ``mean_l2 / MNIST_MEAN_L2``,
+    to two significant digits; None (the library's default) on MNIST itself, for methods whose
+    radius is not an l2 norm (robust_lp: Shaham's per-p radii; goodfellow with ``magnitude=
+    "own"``, a linf radius; urn's Gaussian noise, a per-pixel std) and when none is needed.
+    """
+    if dataset == "mnist" or method not in _L2_SIZED or options.get("radius") is not None:
+        return None
+    if options.get("magnitude") == "own" or options.get("noise") == "gaussian":
+        return None
+    paper = options_of(method)["radius"]
+    return float(f"{paper * mean_l2 / MNIST_MEAN_L2:.2g}")
+
+
+def radius_help() -> str:
+    """The --radius help: each method's default on MNIST and on digits."""
+    groups: dict[float, list[str]] = {}
+    for method in _L2_SIZED:
+        groups.setdefault(options_of(method)["radius"], []).append(method)
+    listing = "; ".join(f"{', '.join(methods)} {paper:g} on MNIST, "
+                        f"{data_sized_radius(methods[0], 'digits', DIGITS_MEAN_L2):g} on digits"
+                        for paper, methods in groups.items())
+    return (f"perturbation size; default: {listing} (the papers' MNIST radius times the "
+            f"training images' mean l2 norm over MNIST's {MNIST_MEAN_L2:g}); robust_lp: "
+            "Shaham's linf 0.2, l2 2, l1 2 (standardised MNIST units) on every data set")
+
+
+def method_from_arguments(args, *, mean_l2: float | None = None):
     """The training method named by ``--method``, with the method options that were set.
 
     An option the method does not take (``--k`` with ``lwa``, say) is an error, not ignored.
+    With ``mean_l2`` (the training images' mean l2 norm), an unset ``--radius`` takes
+    :func:`data_sized_radius`.
     """
     names = set().union(*(options_of(name) for name in METHODS))
-    return get_method(args.method, **{key: getattr(args, key, None) for key in sorted(names)})
+    options = {key: getattr(args, key, None) for key in sorted(names)}
+    if mean_l2 is not None and args.method in METHODS and "radius" in options_of(args.method):
+        options["radius"] = options["radius"] or data_sized_radius(
+            args.method, args.dataset, mean_l2, **options)
+    return get_method(args.method, **options)
 
 
 def train(args) -> int:
@@ -91,6 +149,8 @@ def _train(args, out: Path) -> int:
     dtype, device = getattr(xp, args.dtype), compute_device(xp)
     arrays, ds = load_data(args.dataset, data_dir=args.data_dir, download=args.download,
                            preprocess=args.preprocess, subset=args.subset)
+    method = method_from_arguments(
+        args, mean_l2=training_mean_l2(args.dataset, args.preprocess, arrays[0]))
     x_train, y_train, x_test, y_test = to_backend(arrays, xp, dtype=dtype, device=device)
     model = nn.build(args.model, tuple(x_train.shape[1:]), ds.num_classes)
     params = model.init(make_rng(args.seed, xp, device=device), dtype)

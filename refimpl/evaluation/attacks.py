@@ -68,6 +68,8 @@ def attack_batches(model, params: dict, x: Array, y: Array, attack: Any, *, radi
     radius = check_radius(radius)
     check_batch_size(batch_size)
     check_attack_mode(attack_mode)
+    if only_correct not in (True, False):
+        raise TypeError(f"only_correct: expected a bool, got {only_correct!r}")
     seed = check_seed(seed)
     noise_rng = make_rng(seed, xp, device=device_of(x)) if spec is not None and spec.random else None
     gradient_fn = _gradient_model(model, params, attack_mode,

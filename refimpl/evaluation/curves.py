@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from refimpl.backend import device_of, make_rng, to_numpy
+from refimpl.perturbations._model import check_label_range
 from refimpl.perturbations.random_noise import gaussian_noise
 from refimpl.perturbations.search import minimum_perturbation
 
@@ -92,7 +93,9 @@ def gaussian_noise_error(model, params: dict, x: Array, y: Array, *,
                 xb = x[start:stop, ...]
                 if sigma > 0:
                     xb = xb + gaussian_noise(rng, xb, sigma)
-                hits += count_correct(model.apply(params, xb), y[start:stop])
+                logits, yb = model.apply(params, xb), y[start:stop]
+                check_label_range(yb, logits)
+                hits += count_correct(logits, yb)
         errors[sigma] = 1.0 - hits / (n * (1 if sigma == 0 else draws))
     return errors
 

@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from refimpl.perturbations import (AdvAlpha, GaussianNoise, KSupport, LossGradient, Lp, Noise,
                                    SignL2, UniformNoise)
+from refimpl.perturbations._checks import check_count
 from refimpl.perturbations.attacks import one_step
 from refimpl.perturbations import apgd_ce, cw_l2, deepfool, lbfgs_untargeted, pgd, within_radius
 
@@ -109,6 +110,7 @@ def _pgd_run(p: float, logits_fn, x, y, *, radius, clip=None, rng=None, steps: i
     """PGD in the lp ball: ``steps`` steps of ``step_size`` (2.5 radius / steps by default,
     Madry et al.'s rule), from a uniform random start in the ball drawn from ``rng`` (from
     delta = 0 when ``rng`` is None)."""
+    check_count(steps, "steps")  # before the default step size divides by it
     step_size = 2.5 * radius / steps if step_size is None else step_size
     return pgd(logits_fn, x, y, radius=radius, p=p, step_size=step_size, steps=steps, clip=clip,
                rng=rng, restarts=restarts)

@@ -53,6 +53,17 @@ def per_example(values: Array, ndim: int) -> Array:
     return xp.reshape(values, (values.shape[0],) + (1,) * (ndim - 1))
 
 
+def check_batch(x: Array, name: str) -> None:
+    """Raise a TypeError / ValueError naming ``name`` unless ``x`` is a floating (N, ...) batch."""
+    xp = get_namespace(x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name}: expected a floating array (float32 or float64), got dtype "
+                        f"{x.dtype}")
+    if x.ndim < 1:
+        raise ValueError(f"{name}: expected a batch (N, ...) with the batch axis first, got a "
+                         f"0-d array")
+
+
 def check_finite(x: Array, name: str) -> None:
     """Raise a ValueError naming ``name`` if ``x`` holds NaN or inf."""
     xp = get_namespace(x)
@@ -79,6 +90,10 @@ def check_radius(radius: Any, like: Array, name: str = "radius") -> Array:
         if not (math.isfinite(radius) and radius >= 0):
             raise ValueError(f"{name}: expected a finite number >= 0, got {radius}")
         return xp.full((n,), radius, dtype=like.dtype, device=like.device)
+    if isinstance(radius, (bool, str)):
+        raise ValueError(f"{name}: expected a number >= 0 or an (N,) array, got {radius!r}")
+    if type(radius) is not type(like) and hasattr(radius, "shape"):
+        get_namespace(like, radius, name=name)  # an array of another library: a TypeError
     r = xp.asarray(radius, dtype=like.dtype, device=like.device)
     if r.ndim == 0:
         r = xp.broadcast_to(r, (n,))

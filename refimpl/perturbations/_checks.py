@@ -163,4 +163,7 @@ def within_radius(result: MinimumNormResult, x: Array, radius: Any) -> Any:
 
 def per_example_loss(loss_fn: Any, logits: Array, y: Array) -> Array:
     """(N,) losses on raw logits (softmax cross-entropy by default)."""
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a callable (logits, y) -> (N,) losses, got "
+                        f"{type(loss_fn).__name__}")
     return (loss_fn or ops.softmax_cross_entropy)(logits, y)

@@ -60,7 +60,7 @@ def check_labels(y: Array, x: Array, name: str = "y") -> None:
 
     Also refuses an empty batch. Shapes and dtypes only: no host synchronisation.
     """
-    xp = get_namespace(x)
+    xp = get_namespace(x, y, name=f"x, {name}") if hasattr(y, "shape") else get_namespace(x)
     if not hasattr(y, "shape") or tuple(y.shape) != (x.shape[0],) or not xp.isdtype(
             y.dtype, "integral"):
         raise ValueError(f"{name}: expected integer labels of shape ({x.shape[0]},), got "
@@ -85,6 +85,9 @@ def check_label_range(y: Array, logits: Array, name: str = "y") -> None:
 def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
                               loss_fn: Callable | None = None) -> tuple[Array, Array]:
     """(logits (N, K) at x, d sum_n loss_n / d x (N, ...)) from one forward and backward pass."""
+    if not callable(logits_fn):
+        raise TypeError(f"logits_fn: expected a callable x -> logits, got "
+                        f"{type(logits_fn).__name__}")
     check_input(x)
     check_labels(y, x)
     logits, gradient = loss_and_input_gradient(logits_fn, x, y, loss_fn)

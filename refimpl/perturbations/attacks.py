@@ -82,6 +82,8 @@ def one_step(logits_fn: Callable, x: Array, y: Array, *, family: Any = None,
     check_labels(y, x)
     check_radius(radius, x)
     check_clip(clip)
+    if only_correct not in (True, False):
+        raise TypeError(f"only_correct: expected a bool, got {only_correct!r}")
     result, logits = one_step_unchecked(logits_fn, x, y, rule, radius=radius, clip=clip,
                                         only_correct=only_correct, rng=rng, loss_fn=loss_fn)
     if logits is not None:

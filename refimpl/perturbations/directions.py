@@ -62,6 +62,9 @@ def loss_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
     both results are raw arrays (getval), so a perturbation made inside a training step is a
     constant of that step even when ``logits_fn`` closes over traced parameters.
     """
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a callable (logits, y) -> (N,) losses, got "
+                        f"{type(loss_fn).__name__}")
     loss_fn = loss_fn or cross_entropy_unchecked
     seen = {}
 
@@ -87,6 +90,11 @@ class LossGradient:
     """delta = family.steepest_ascent(grad_x loss, radius): the one-step loss attacks."""
 
     family: Any = L2
+
+    def __post_init__(self):
+        if not callable(getattr(self.family, "steepest_ascent", None)):
+            raise TypeError(f"family: expected a family value with steepest_ascent(grad, "
+                            f"radius), such as Lp(2), got {self.family!r}")
 
     @property
     def label(self) -> str:
@@ -144,6 +152,11 @@ class Noise:
     """A random perturbation from a noise family (URN by default); the model is not used."""
 
     family: Any = field(default_factory=UniformNoise)
+
+    def __post_init__(self):
+        if not callable(getattr(self.family, "draw", None)):
+            raise TypeError(f"family: expected a noise family with draw(rng, x, radius), such "
+                            f"as UniformNoise() or GaussianNoise(), got {self.family!r}")
 
     @property
     def label(self) -> str:

@@ -111,6 +111,9 @@ def checked_logits(logits_fn: Callable, x: Any, name: str = "logits_fn") -> Any:
     """``logits_fn(x)``, raising a TypeError that names the fix when ``logits_fn`` is not
     written with refimpl.ops: it fails on a traced value inside NumPy, PyTorch or other
     outside code, or it returns an array of another library than x's."""
+    if not callable(logits_fn):
+        raise TypeError(f"{name}: expected a callable x -> logits (N, K), got "
+                        f"{type(logits_fn).__name__}")
     try:
         logits = logits_fn(x)
     except (TypeError, AttributeError) as err:
@@ -127,6 +130,9 @@ def checked_logits(logits_fn: Callable, x: Any, name: str = "logits_fn") -> Any:
         raise TypeError(NOT_TRACEABLE.format(
             name=name, detail=f"it returned {type(raw).__module__}.{type(raw).__name__} for an "
                               f"input of {type(inputs).__module__}.{type(inputs).__name__}"))
+    if raw.ndim != 2 or raw.shape[0] != inputs.shape[0]:
+        raise ValueError(f"{name}: expected logits of shape ({inputs.shape[0]}, K) for "
+                         f"{inputs.shape[0]} inputs, got {tuple(raw.shape)}")
     return logits
 
 

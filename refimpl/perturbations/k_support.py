@@ -21,8 +21,9 @@ import math
 from typing import Any
 
 from refimpl.backend import device_of, get_namespace, kth_largest
+from refimpl.tracer import getval
 
-from ._batch import check_finite, flat, safe_divide, unit_l2
+from ._batch import check_batch, check_finite, flat, safe_divide, unit_l2
 from .lp import radius_in_dtype
 
 Array = Any
@@ -66,6 +67,7 @@ def norm(w: Array, k: Any) -> Array:
     minimum over these candidates is the closed form, robust to rounding at ties.
     """
     xp = get_namespace(w)
+    check_finite(getval(w), "w")
     k = resolve_k(k, math.prod(w.shape[1:]))
     u, top = _sorted_magnitudes(w)  # (N, D) in [0, 1]
     work = _working_dtype(xp, u.dtype, u.shape[1])
@@ -95,6 +97,7 @@ def _working_dtype(xp, dtype, terms: int):
 def dual_norm(g: Array, k: Any) -> Array:
     """The l2 norm of the k largest magnitudes of each example: (N, ...) -> (N,)."""
     xp = get_namespace(g)
+    check_finite(getval(g), "g")
     k = resolve_k(k, math.prod(g.shape[1:]))
     u, top = _sorted_magnitudes(g)
     largest = u[:, :k]

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from refimpl._checks import check_labels, check_positive_float
 from refimpl.backend import device_of, get_namespace
 
 from . import lp
-from ._batch import check_finite
+from ._batch import check_finite, may_read_values
 
 Array = Any
 
@@ -73,6 +74,9 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     n, k = scores.shape
     if tuple(y.shape) != (n,):
         raise ValueError(f"y: expected integer labels of shape ({n},), got {tuple(y.shape)}")
+    if may_read_values():  # outside a training step (one host sync); fit checks labels itself
+        check_labels(y, k, n=n)
+    check_positive_float(overshoot, "overshoot", allow_zero=True)
     check_finite(jac, "jac")
     check_finite(scores, "scores")
     d = math.prod(jac.shape[2:])

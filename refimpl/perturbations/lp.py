@@ -21,9 +21,10 @@ import math
 from typing import Any
 
 from refimpl.backend import device_of, get_namespace
+from refimpl.tracer import getval
 
-from ._batch import (check_finite, check_radius, flat, may_read_values, per_example, safe_divide,
-                     scale_rows)
+from ._batch import (check_batch, check_finite, check_radius, flat, may_read_values, per_example,
+                     safe_divide, scale_rows)
 
 Array = Any
 
@@ -82,6 +83,7 @@ def norm(x: Array, p: float) -> Array:
     """
     xp = get_namespace(x)
     p = check_p(p)
+    check_finite(getval(x), "x")
     if p == 2:
         return _l2_norm(flat(x))
     return _norm_of_flat(xp.abs(flat(x)), p)
@@ -106,7 +108,9 @@ def _l2_norm(a: Array) -> Array:
 
 def dual_norm(g: Array, p: float) -> Array:
     """||g||_q with 1/p + 1/q = 1: the optimal value of steepest ascent per unit radius."""
-    return norm(g, dual_exponent(p))
+    q = dual_exponent(p)
+    check_finite(getval(g), "g")
+    return norm(g, q)
 
 
 def steepest_ascent(grad: Array, radius: Any, p: float) -> Array:

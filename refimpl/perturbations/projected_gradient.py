@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from refimpl.backend import get_namespace
+from refimpl.backend import Random, get_namespace
 from refimpl.tracer import getval
 
 from ._batch import check_radius, count_true, flat, per_example, to_l2
@@ -104,6 +104,9 @@ def random_in_ball(rng, x: Array, r: Array, family: Any) -> Array:
     uniform in the l1 ball). Other families (no ``p`` of 1, 2 or inf): uniform in the cube
     [-r, r]^D, projected.
     """
+    if not isinstance(rng, Random):
+        raise TypeError(f"rng: expected a refimpl.backend.Random (make_rng(seed, xp)) for the "
+                        f"random start, got {type(rng).__name__}")
     xp = get_namespace(x)
     n, d = flat(x).shape
     p = getattr(family, "p", None)  # LpFamily here, or any lp family value with its p

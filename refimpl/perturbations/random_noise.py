@@ -29,12 +29,19 @@ def _shape_and_dtype(rng: Random, shape_or_like: Any, dtype: Any):
         raise TypeError(f"rng: expected a refimpl.backend.Random (make_rng(seed, xp)), got "
                         f"{type(rng).__name__}")
     if isinstance(shape_or_like, (tuple, list)):
-        return tuple(shape_or_like), dtype or rng.xp.float32
-    like = shape_or_like
-    if get_namespace(like, name="like") is not get_namespace(rng.xp.zeros(0)):
-        raise TypeError("rng, like: the generator draws in a different array library than the "
-                        "array given; make the rng with make_rng(seed, get_namespace(like))")
-    return tuple(like.shape), dtype or like.dtype
+        shape, dtype = tuple(shape_or_like), dtype or rng.xp.float32
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+            raise ValueError(f"shape_or_like: expected a shape of ints >= 0, got {shape!r}")
+    else:
+        like = shape_or_like
+        if get_namespace(like, name="like") is not get_namespace(rng.xp.zeros(0)):
+            raise TypeError("rng, like: the generator draws in a different array library than "
+                            "the array given; make the rng with make_rng(seed, "
+                            "get_namespace(like))")
+        shape, dtype = tuple(like.shape), dtype or like.dtype
+    if not rng.xp.isdtype(dtype, "real floating"):
+        raise TypeError(f"dtype: expected a floating dtype for noise, got {dtype}")
+    return shape, dtype
 
 
 def uniform_noise(rng: Random, shape_or_like: Any, radius: Any = None, *,

@@ -22,9 +22,10 @@ from refimpl.backend import device_of, get_namespace, to_numpy
 from refimpl.tracer import getval
 
 from ._batch import check_radius, count_true, flat, per_example, to_l2
-from ._checks import check_count, check_label_range
+from ._checks import check_clip, check_count, check_label_range
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
+from .external import checked_logits
 from .projected_gradient import pgd
 
 Array = Any
@@ -58,9 +59,11 @@ def lbfgs(logits_fn: Callable, x: Array, target: Array, *, clip: tuple[float, fl
     check_labels(target, x, "target")
     if not (isinstance(c, (int, float)) and c > 0):
         raise ValueError(f"c: expected a number > 0, got {c!r}")
-    lo, hi = clip
+    check_count(search_steps, "search_steps")
+    check_count(max_iter, "max_iter")
+    lo, hi = check_clip(clip, required=True)
     loss_fn = loss_fn or ops.softmax_cross_entropy
-    check_label_range(target, getval(logits_fn(x)).shape[1], "target")  # before the loss sees it
+    check_label_range(target, getval(checked_logits(logits_fn, x)).shape[1], "target")  # before the loss sees it
     logits, gradient = logits_and_input_gradient(logits_fn, x, target, loss_fn)
     zero_grad = count_true(xp.all(flat(gradient) == 0, axis=1))
     x_np, shape = to_numpy(x).astype(np.float64), (1,) + tuple(x.shape[1:])

@@ -38,6 +38,9 @@ def sign_noise_factor(x: Array, rng: Random, *, eps: float = 0.1, p: float = 0.5
     _check(eps, p)
     raw = getval(x)
     xp = namespace_of(x)
+    if not xp.isdtype(raw.dtype, "real floating"):
+        raise TypeError(f"x: expected a floating array (float32 or float64), got dtype "
+                        f"{raw.dtype}")
     if not isinstance(rng, Random):
         raise TypeError(f"rng: expected a refimpl.backend.Random, got {type(rng).__name__}")
     keep = rng.uniform(tuple(raw.shape), dtype=raw.dtype) < p  # l = sign(x) w.p. p

@@ -54,25 +54,14 @@ PGD_STEPS, PGD_RESTARTS = 40, 1
 
 def pgd_accuracy(model, params: dict, x, y, *, radius: float, seed: int,
                  batch_size: int = 500) -> float:
-    """Accuracy under a 40-step l2 PGD of ``radius`` from a random start (one restart), step
-    size 2.5 radius / 40, only correctly classified points attacked, no clipping; gradients
-    and predictions in evaluation mode. Beyond the papers (2015-16 defences against a
-    multi-step attack). TODO(lead): switch to the registry's "pgd_l2" after the merge."""
-    from refimpl.backend import get_namespace, make_rng  # noqa: PLC0415
-    from refimpl.perturbations.search import pgd  # noqa: PLC0415
-    xp, rng, hits = get_namespace(x), None, 0
-    rng = make_rng(seed, xp)
-
-    def logits_fn(z):
-        return model.apply(params, z)
-
-    for start in range(0, int(x.shape[0]), batch_size):
-        xb, yb = x[start:start + batch_size, ...], y[start:start + batch_size]
-        found = pgd(logits_fn, xb, yb, radius=radius, p=2.0, step_size=2.5 * radius / PGD_STEPS,
-                    steps=PGD_STEPS, rng=rng, only_correct=True)
-        hits += int(xp.sum(xp.astype(xp.argmax(model.apply(params, found.x_adv), axis=1) == yb,
-                                     xp.int64)))
-    return hits / int(x.shape[0])
+    """Accuracy under the registry's "pgd_l2": 40 steps of 2.5 radius / 40 in the l2 ball of
+    ``radius`` from a uniform random start in the ball (one restart, drawn from ``seed``), only
+    correctly classified points attacked, no clipping; gradients and predictions in
+    evaluation mode. Beyond the papers (2015-16 defences against a multi-step attack)."""
+    return evaluation.accuracy_under_attack(model, params, x, y, "pgd_l2", radius=radius,
+                                            seed=seed, batch_size=batch_size, clip=None,
+                                            only_correct=True, steps=PGD_STEPS,
+                                            restarts=PGD_RESTARTS)
 
 
 def _pgd_columns(experiment) -> list[str]:
@@ -85,7 +74,7 @@ def pgd_settings(experiment, radius: float) -> dict | None:
         return None
     return {"column": PGD_COLUMN, "norm": "l2", "radius": radius, "steps": PGD_STEPS,
             "restarts": PGD_RESTARTS, "step_size": 2.5 * radius / PGD_STEPS,
-            "start": "uniform in [-r, r]^D projected onto the l2 ball", "clip": None,
+            "start": "uniform in the l2 ball", "attack": "pgd_l2", "clip": None,
             "only_correct": True, "mode": "eval"}
 
 

@@ -29,6 +29,7 @@ from refimpl.perturbations import AdvAlpha, GaussianNoise, KSupport, LossGradien
 from refimpl.perturbations import SignL2, UniformNoise
 from refimpl.perturbations._batch import values_checked_already
 from refimpl.perturbations.attacks import one_step_unchecked
+from refimpl.perturbations.lp import check_p
 from refimpl.tracer import getval
 
 __all__ = ["goodfellow", "robust_lp", "ksup", "urn", "lwa", "lwa_rep", "gradreg", "perturbation",
@@ -57,6 +58,9 @@ def perturbation(model, params: dict, x: Array, y: Array, *, radius: float, fami
     Exactly one of ``family`` (a family value: the steepest ascent on the loss gradient) or
     ``direction`` (a direction rule). No checks and no host synchronisation.
     """
+    if direction is not None and not callable(direction):
+        raise TypeError(f"attack: expected a direction rule such as LossGradient(Lp(2)) or "
+                        f"AdvAlpha(), got {direction!r}")
     rule = direction if direction is not None else LossGradient(family)
     with values_checked_already():  # no device reads: the loop checked the data once
         result, _ = one_step_unchecked(_fixed(model, params, part=part), x, y, rule,
@@ -111,7 +115,7 @@ def robust_lp(model, params: dict, x: Array, y: Array, *, rng=None, p: float = m
     single pixel of largest |gradient| (the paper's l1 ball). ``radius`` defaults to the
     paper's (linf 0.2, l2 2, l1 2, in standardised units; see :data:`SHAHAM_RADII`).
     """
-    p = float(p)
+    p = check_p(p)
     if radius is None:
         if p not in SHAHAM_RADII:
             raise ValueError(f"radius: no default for p = {p}; pass radius (defaults exist for "

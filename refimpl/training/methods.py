@@ -33,8 +33,9 @@ from refimpl.nn.losses import cross_entropy_unchecked as cross_entropy
 from refimpl.perturbations.lp import check_p, dual_exponent
 from refimpl.perturbations.sign_noise import sign_noise as sign_noise_map
 from refimpl.tracer import namespace_of
-from refimpl.training.adversarial import (check_sigma, goodfellow, gradreg, ksup, lwa, lwa_rep,
-                                          robust_lp, urn)
+from refimpl.perturbations.families import KSupport
+from refimpl.training.adversarial import (DIRECTIONS, SHAHAM_RADII, check_sigma, goodfellow,
+                                          gradreg, ksup, lwa, lwa_rep, robust_lp, urn)
 
 __all__ = ["normal", "dropout", "gradreg_penalty", "sign_noise", "Method", "METHODS",
            "get_method", "dual_norm_traced"]
@@ -133,6 +134,7 @@ class Method:
         if unknown:
             raise ValueError(f"{unknown[0]}: method {name!r} has no such option; its options are "
                              f"{', '.join(allowed) or 'none'}")
+        _check_options(name, options)
         self.name, self.function, self._bound = name, function, dict(options)
         self.options = _jsonable(options)  # what checkpoints record (values by their repr)
         self.__name__ = name
@@ -154,6 +156,40 @@ class Method:
 
     def __repr__(self) -> str:
         return f"Method({self.name!r}, {self.settings()})"
+
+
+_CHOICES = {"magnitude": ("l2", "own"), "noise": ("uniform", "gaussian"),
+            "direction": tuple(DIRECTIONS)}
+
+
+def _check_options(name: str, options: dict) -> None:
+    """Refuse a bad option value when the method is made, not at its first training step.
+
+    Only what needs no data: k against the input size is checked at the first step.
+    """
+    for key, value in options.items():
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ValueError(f"{key}: expected one of {_CHOICES[key]}, got {value!r}")
+        if key in ("radius", "sigma", "eps") and not (value is None and key == "radius"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and (value >= 0 or key == "eps")):
+                bound = "" if key == "eps" else " >= 0"
+                raise ValueError(f"{key}: expected a finite number{bound}, got {value!r}")
+        if key in ("alpha", "prob") and (isinstance(value, bool) or not isinstance(
+                value, (int, float)) or not 0 <= value <= 1):
+            raise ValueError(f"{key}: expected a number in [0, 1], got {value!r}")
+        if key == "p":
+            check_p(value)
+        if key == "k":
+            KSupport(value)  # a count >= 1 or a fraction in (0, 1]; a ValueError naming k
+        if key == "attack" and value is not None and not callable(value):
+            raise TypeError(f"attack: expected a direction rule such as LossGradient(Lp(2)) or "
+                            f"AdvAlpha(), got {value!r}")
+    if name == "robust_lp" and options.get("radius") is None:
+        p = check_p(options.get("p", math.inf))
+        if p not in SHAHAM_RADII:
+            raise ValueError(f"radius: no default for p = {p}; pass radius (defaults exist for "
+                             f"p = 1, 2, inf)")
 
 
 def _jsonable(options: dict) -> dict:

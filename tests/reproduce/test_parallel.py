@@ -1,11 +1,9 @@
 """reproduce --jobs / --scheduler: networks trained in parallel processes or on a Dask cluster
 equal the serial run's, and the thread arithmetic and argument checks."""
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
+from reproduce_helpers import write_synthetic_mnist
 
 from refimpl import _threads, nn
 from refimpl.backend import make_rng
@@ -16,25 +14,10 @@ from refimpl.training import fit, load_checkpoint
 EXPERIMENT = "ksup-table3"  # three runs of the MLP: a table of independent networks
 
 
-def _idx(array):
-    array = np.asarray(array, dtype=np.uint8)
-    return struct.pack(">I", 0x800 + array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) \
-        + array.tobytes()
-
-
 @pytest.fixture(scope="module")
 def mnist_dir(tmp_path_factory):
     """A tiny learnable MNIST look-alike (each class a bright band at its own rows)."""
-    folder = tmp_path_factory.mktemp("mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 60), ("t10k", 20)):
-        labels = np.arange(n) % 10
-        images = rng.integers(0, 60, size=(n, 28, 28))
-        for i, label in enumerate(labels):
-            images[i, 2 + 2 * label:4 + 2 * label, 4:24] = 255
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return folder
+    return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"), 60, 20)
 
 
 def _run(mnist_dir, out, **kw):

@@ -1,13 +1,12 @@
 """refimpl reproduce on a tiny synthetic MNIST: every experiment end to end, caching and
 resumption of runs, the paper tables' consistency with the experiments, and the CLI."""
 
-import gzip
 import json
 import math
-import struct
 
 import numpy as np
 import pytest
+from reproduce_helpers import write_synthetic_mnist
 
 from refimpl.cli import main
 from refimpl.reproduce import EXPERIMENTS, PAPER_TABLES, measure, reproduce
@@ -15,25 +14,10 @@ from refimpl.reproduce.experiments import Run
 from refimpl.reproduce.report import compare, format_table
 
 
-def _idx(array):
-    array = np.asarray(array, dtype=np.uint8)
-    return struct.pack(">I", 0x800 + array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) \
-        + array.tobytes()
-
-
 @pytest.fixture(scope="module")
 def mnist_dir(tmp_path_factory):
     """A learnable MNIST look-alike: each class a bright band at its own rows, plus noise."""
-    folder = tmp_path_factory.mktemp("mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 120), ("t10k", 40)):
-        labels = np.arange(n) % 10
-        images = rng.integers(0, 60, size=(n, 28, 28))
-        for i, label in enumerate(labels):
-            images[i, 2 + 2 * label:4 + 2 * label, 4:24] = 255
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return folder
+    return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"), 120, 40)
 
 
 @pytest.fixture(scope="module")
