@@ -48,11 +48,13 @@ class Attack:
     """An attack by name.
 
     Attributes:
-        name: the registry name; norm: what ``radius`` measures ("linf", "l2", "l1", "std");
-        title: a readable column title; run: ``(logits_fn, x, y, *, radius, clip, rng,
-        **options) -> AttackResult``; random: whether it draws from ``rng`` (noise);
+        name: the registry name.
+        norm: what ``radius`` measures ("linf", "l2", "l1", "std").
+        title: a readable column title.
+        run: ``(logits_fn, x, y, *, radius, clip, rng, **options) -> AttackResult``.
+        random: whether it draws from ``rng`` (noise, random starts).
         direction: the one-step direction rule (None for iterative attacks), for code that
-        composes it itself (``one_step(direction=...)``, training methods).
+            composes it itself: ``one_step(direction=...)``, training methods.
     """
 
     name: str
