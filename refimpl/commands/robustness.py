@@ -79,7 +79,7 @@ def default_radii(norm: str, mean_l2: float) -> list[float]:
 def robustness(args) -> int:
     """Run the command; returns the exit status."""
     import numpy as np  # noqa: PLC0415
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from refimpl._progress import tqdm  # noqa: PLC0415
 
     from refimpl import evaluation  # noqa: PLC0415
     from refimpl.backend import namespace_by_name  # noqa: PLC0415

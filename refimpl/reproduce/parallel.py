@@ -19,7 +19,7 @@ import os
 from contextlib import nullcontext
 from typing import Callable, Sequence
 
-from tqdm.auto import tqdm
+from refimpl._progress import tqdm
 
 from refimpl._threads import blas_threads
 
