@@ -65,14 +65,10 @@ def check_batch(x: Array, name: str) -> None:
 
 
 def check_finite(x: Array, name: str) -> None:
-    """Raise a ValueError naming ``name`` if ``x`` holds NaN or inf."""
+    """Raise a ValueError naming ``name`` if ``x`` holds NaN or inf (after :func:`check_batch`;
+    the value check is skipped inside :func:`values_checked_already`)."""
+    check_batch(x, name)
     xp = get_namespace(x)
-    if not xp.isdtype(x.dtype, "real floating"):
-        raise TypeError(f"{name}: expected a floating array (float32 or float64), got dtype "
-                        f"{x.dtype}")
-    if x.ndim < 1:
-        raise ValueError(f"{name}: expected a batch (N, ...) with the batch axis first, got a "
-                         f"0-d array")
     if _CHECK_VALUES.get() and not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"{name}: expected finite values, got NaN or inf (a diverged model or "
                          f"loss?)")
