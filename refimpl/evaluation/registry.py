@@ -139,9 +139,9 @@ def _deepfool(p: float):
 def _register_defaults() -> None:
     entries = [
         _one_step("fgsm", "linf", "FGSM", lambda: LossGradient(Lp(math.inf))),
-        _one_step("sign_l2", "l2", "Sign step (l2)", lambda: LossGradient(SignL2())),
-        _one_step("l2", "l2", "Gradient (l2)", lambda: LossGradient(Lp(2.0))),
-        _one_step("l1", "l1", "Single pixel (l1)", lambda: LossGradient(Lp(1.0))),
+        _one_step("sign_l2", "l2", "Sign step", lambda: LossGradient(SignL2())),
+        _one_step("l2", "l2", "Gradient", lambda: LossGradient(Lp(2.0))),
+        _one_step("l1", "l1", "Single pixel", lambda: LossGradient(Lp(1.0))),
         _one_step("k_support", "l2", "K-support (K=50%)",
                   lambda k=0.5: LossGradient(KSupport(k))),
         _one_step("urn", "l2", "URN", lambda: Noise(UniformNoise()), random=True),
@@ -155,19 +155,19 @@ def _register_defaults() -> None:
         ATTACKS[attack.name] = attack
     for norm, p in (("linf", math.inf), ("l2", 2.0), ("l1", 1.0)):
         register_attack(f"pgd_{norm}", functools.partial(_pgd_run, p), norm=norm,
-                        title=f"PGD ({norm})", random=True)
+                        title="PGD", random=True)
     for norm, p in (("linf", math.inf), ("l2", 2.0)):
         suffix = "" if norm == "linf" else "_l2"
         register_attack(f"apgd_ce{suffix}", functools.partial(_apgd_run, p), norm=norm,
-                        title=f"APGD-CE ({norm})", random=True)
+                        title="APGD-CE", random=True)
         register_attack(f"deepfool_{norm}", functools.partial(_minimum_norm_run, _deepfool(p)),
-                        norm=norm, title=f"DeepFool ({norm})")
+                        norm=norm, title="DeepFool")
     register_attack("cw_l2", functools.partial(_minimum_norm_run, cw_l2), norm="l2",
-                    title="Carlini-Wagner (l2)")
+                    title="Carlini-Wagner")
     register_attack("lbfgs", functools.partial(_minimum_norm_run, lbfgs_untargeted), norm="l2",
-                    title="L-BFGS (l2)")
+                    title="L-BFGS")
     titles = {"linf": "FGSM", "adv_loss_sign": "Adv_Loss_Sign", "adv_loss": "Adv_Loss",
-              "single_pixel": "Single pixel (l1)", "ksup": "Ksup (K=50%)"}
+              "single_pixel": "Single pixel", "ksup": "Ksup (K=50%)"}
     for alias, target in ALIASES.items():
         base = ATTACKS[target]
         ATTACKS[alias] = Attack(alias, base.norm, titles[alias], base.run, base.random,
