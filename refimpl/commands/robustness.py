@@ -82,7 +82,8 @@ def robustness(args) -> int:
     from refimpl._progress import tqdm  # noqa: PLC0415
 
     from refimpl import evaluation  # noqa: PLC0415
-    from refimpl.backend import namespace_by_name  # noqa: PLC0415
+    from refimpl.backend import device_of, namespace_by_name  # noqa: PLC0415
+    from refimpl.data.pipeline import to_backend  # noqa: PLC0415
     from refimpl.commands.train import load_data  # noqa: PLC0415
     from refimpl.loading import load_model  # noqa: PLC0415
     began = time.perf_counter()
@@ -103,7 +104,8 @@ def robustness(args) -> int:
     if args.subset:
         x_test, y_test = x_test[:args.subset], y_test[:args.subset]
     dtype = next(iter(loaded.params.values())).dtype
-    x, y = xp.astype(xp.asarray(x_test), dtype), xp.asarray(y_test)
+    x, y = to_backend((x_test, y_test), xp, dtype=dtype,
+                      device=device_of(next(iter(loaded.params.values()))))
     mean_l2 = float(np.mean(np.linalg.norm(np.asarray(x_test).reshape(len(x_test), -1), axis=1)))
     clip = (0.0, 1.0) if args.clip else None
     radii = {n: fixed_radii or default_radii(s.norm, mean_l2) for n, s in specs.items()}

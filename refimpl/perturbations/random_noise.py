@@ -34,7 +34,7 @@ def _shape_and_dtype(rng: Random, shape_or_like: Any, dtype: Any):
             raise ValueError(f"shape_or_like: expected a shape of ints >= 0, got {shape!r}")
     else:
         like = shape_or_like
-        if get_namespace(like, name="like") is not get_namespace(rng.xp.zeros(0)):
+        if get_namespace(like, name="like") is not get_namespace(rng.xp.zeros(0, device=rng.device)):
             raise TypeError("rng, like: the generator draws in a different array library than "
                             "the array given; make the rng with make_rng(seed, "
                             "get_namespace(like))")

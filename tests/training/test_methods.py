@@ -379,4 +379,8 @@ def test_a_training_step_reads_nothing_back_from_the_device(monkeypatch, name, o
         raise AssertionError(f"{name}: a host synchronisation inside the training step")
     for dunder in ("__bool__", "__float__", "__int__", "__index__"):
         monkeypatch.setattr(Array, dunder, host_sync)
-    value_and_grad(lambda p: method(model, p, x, y, rng=make_rng(0, xp)))(params)
+    loss, grads = value_and_grad(lambda p: method(model, p, x, y, rng=make_rng(0, xp)))(params)
+    monkeypatch.undo()  # the checks below read values back on purpose
+    assert loss.shape == () and math.isfinite(float(loss))
+    assert set(grads) == set(params)
+    assert all(grads[k].shape == params[k].shape for k in params)
