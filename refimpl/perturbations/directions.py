@@ -20,19 +20,20 @@ training loop's entry.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from refimpl import ops
-from refimpl.autodiff import grad, value_and_jacobian
-from refimpl.backend import get_namespace
+from refimpl.autodiff import grad, vjp
+from refimpl.backend import device_of, get_namespace
 from refimpl.tracer import getval
 
 from . import lp
-from ._batch import check_radius, per_example
+from ._batch import check_radius, flat, per_example
 from .external import checked_logits
 from .families import L2, GaussianNoise, Lp, UniformNoise, is_zero_row
-from .linearized import minimal_perturbation
+from .linearized import closest_boundary, other_classes, score_gaps
 
 Array = Any
 
@@ -109,10 +110,14 @@ class LossGradient:
 class AdvAlpha:
     """Paper 004's Adv_Alpha: the linearized minimal perturbation, rescaled to ``radius``.
 
-    With s = softmax(logits) (``scores="probs"``) or s = logits, T = ds/dx from one batched
-    reverse pass, the direction is the unit-lp dual maximiser of T_I - T_y for the class I of
-    smallest linearized distance (:func:`.linearized.minimal_perturbation`); delta is that
+    With s = softmax(logits) (``scores="probs"``) or s = logits and T = ds/dx, the direction is
+    the unit-lp dual maximiser of T_I - T_y for the class I of smallest linearized distance
+    (s_y - s_I) / ||T_I - T_y||_q (:func:`.linearized.closest_boundary`); delta is that
     direction times ``radius`` (l2 norm ``radius`` for the default p = 2).
+
+    Cost: one forward pass and K - 1 backward passes over it, pass r seeded with the cotangent
+    e_j - e_y (j the r-th class other than y, per example), which gives T_j - T_y directly:
+    the Jacobian row of y is never formed, nor subtracted.
     """
 
     p: float = 2.0
@@ -136,15 +141,29 @@ class AdvAlpha:
             logits = logits_fn(z)
             return ops.softmax(logits, axis=-1) if probs else logits
 
-        values, jac = value_and_jacobian(to_scores, batched=True)(x)
-        xp = get_namespace(x)
+        values, back = vjp(to_scores, x)
+        scores = getval(values)
+        xp = get_namespace(scores)
+        n, k = scores.shape
         # labels outside [0, K) are refused by one_step after this call (no sync here): clip
         # them so that the indexing cannot fail first
-        labels = xp.clip(y, min=0, max=values.shape[1] - 1)
-        found = minimal_perturbation(getval(jac), getval(values), labels, self.p)
-        delta = found.direction * per_example(_radius_array(radius, x), x.ndim)
+        labels = xp.astype(xp.clip(y, min=0, max=k - 1), xp.int64)
+        others = other_classes(labels, k)  # (N, K - 1)
+        classes = xp.arange(k, dtype=xp.int64, device=device_of(scores))[None, :]
+        minus_y = xp.astype(classes == labels[:, None], scores.dtype)
+
+        def difference_gradient(r):  # (N, D): d (s_j - s_y) / dx, j = others[:, r]; a constant
+            seed = xp.astype(classes == others[:, r:r + 1], scores.dtype) - minus_y
+            return flat(getval(back(seed)[0]))
+
+        diff = (xp.stack([difference_gradient(r) for r in range(k - 1)], axis=1) if k > 1
+                else xp.zeros((n, 0, math.prod(x.shape[1:])), dtype=x.dtype,
+                              device=device_of(x)))
+        found = closest_boundary(diff, score_gaps(scores, labels, others), others, self.p)
+        direction = xp.reshape(found.direction, x.shape)
+        delta = direction * per_example(_radius_array(radius, x), x.ndim)
         # the argmax of the probabilities is the argmax of the logits: values serve only_correct
-        return Step(delta, getval(values), is_zero_row(found.direction))
+        return Step(delta, scores, is_zero_row(direction))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from ._batch import check_finite, may_read_values
 
 Array = Any
 
-__all__ = ["MinimalPerturbation", "minimal_perturbation"]
+__all__ = ["MinimalPerturbation", "minimal_perturbation", "closest_boundary", "other_classes",
+           "score_gaps"]
 
 
 class MinimalPerturbation(NamedTuple):
@@ -67,7 +68,6 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     """
     xp = get_namespace(jac, scores)
     p = lp.check_p(p)
-    q = lp.dual_exponent(p)
     if jac.ndim < 3 or scores.ndim != 2 or tuple(jac.shape[:2]) != tuple(scores.shape):
         raise ValueError(f"jac, scores: expected jac (N, K, ...) and scores (N, K), got "
                          f"{tuple(jac.shape)} and {tuple(scores.shape)}")
@@ -81,30 +81,70 @@ def minimal_perturbation(jac: Array, scores: Array, y: Array, p: float = 2,
     check_finite(scores, "scores")
     d = math.prod(jac.shape[2:])
     t = xp.reshape(jac, (n, k, d))
-    is_y = xp.arange(k, device=device_of(t))[None, :] == xp.astype(y, xp.int64)[:, None]  # (N, K)
     labels = xp.astype(y, xp.int64)
-    t_y = xp.take_along_axis(t, labels[:, None, None], axis=1)[:, 0, :]  # (N, D)
-    diff = t - t_y[:, None, :]  # (N, K, D): T_j - T_y
-    s_y = xp.sum(xp.where(is_y, scores, 0.0), axis=1, keepdims=True)
-    gap = s_y - scores  # (N, K): s_y - s_j
-    dual = xp.reshape(lp.norm(xp.reshape(diff, (n * k, d)), q), (n, k))
-    usable = ~is_y & (dual > 0)
+    others = other_classes(labels, k)  # (N, K - 1)
+    t_y = xp.take_along_axis(t, labels[:, None, None], axis=1)  # (N, 1, D)
+    diff = xp.take_along_axis(t, others[:, :, None], axis=1) - t_y  # (N, K - 1, D): T_j - T_y
+    gap = score_gaps(scores, labels, others)
+    found = closest_boundary(diff, gap, others, p, overshoot=overshoot)
+    shape = (n,) + tuple(jac.shape[2:])
+    return found._replace(r=xp.reshape(found.r, shape),
+                          direction=xp.reshape(found.direction, shape))
+
+
+def other_classes(y: Array, k: int) -> Array:
+    """(N,) labels -> (N, K - 1) int64: every class but y[n], in increasing order."""
+    xp = get_namespace(y)
+    r = xp.arange(k - 1, dtype=xp.int64, device=device_of(y))[None, :]
+    return r + xp.astype(r >= xp.astype(y, xp.int64)[:, None], xp.int64)
+
+
+def score_gaps(scores: Array, y: Array, others: Array) -> Array:
+    """(N, M) gaps s_y - s_j for the classes j in ``others`` (N, M), scores (N, K)."""
+    xp = get_namespace(scores)
+    s_y = xp.take_along_axis(scores, xp.astype(y, xp.int64)[:, None], axis=1)
+    return s_y - xp.take_along_axis(scores, others, axis=1)
+
+
+def closest_boundary(diff: Array, gap: Array, classes: Array, p: float,
+                     *, overshoot: float = 0.0) -> MinimalPerturbation:
+    """The core of Algorithm 1, on the candidate classes only (no validation, no host sync).
+
+    Args:
+        diff: (N, M, D) T_j - T_y, the gradient of s_j - s_y, for M candidate classes j != y.
+        gap: (N, M) s_y - s_j.
+        classes: (N, M) int, the class j of each candidate.
+        p: the norm exponent in [1, inf] (checked).
+        overshoot: r is multiplied by 1 + overshoot.
+
+    Returns:
+        :class:`MinimalPerturbation` with r and direction of shape (N, D); label = the class of
+        smallest (s_y - s_j) / ||T_j - T_y||_q, the first on ties; norm inf when there is no
+        candidate (K = 1) or none can be reached.
+    """
+    xp = get_namespace(diff, gap)
+    n, m, d = diff.shape
+    if m == 0:  # a single class: nothing to move to
+        zeros = xp.zeros((n, d), dtype=diff.dtype, device=device_of(diff))
+        return MinimalPerturbation(r=zeros, label=xp.zeros((n,), dtype=xp.int64,
+                                                           device=device_of(diff)),
+                                   norm=xp.full((n,), math.inf, dtype=gap.dtype,
+                                                device=device_of(gap)),
+                                   direction=zeros)
+    q = lp.dual_exponent(p)
+    dual = xp.reshape(lp.norm(xp.reshape(diff, (n * m, d)), q), (n, m))
+    usable = dual > 0
     # A class with T_j = T_y cannot be reached by moving, unless it already ties or wins:
     # then no perturbation is needed (norm 0 for a tie, -inf when it outscores y).
     inf = xp.full_like(gap, math.inf)
     unreachable = xp.where(gap < 0, -inf, xp.where(gap == 0, xp.zeros_like(gap), inf))
-    candidate = xp.where(usable, gap / xp.where(usable, dual, 1.0),
-                         xp.where(is_y, math.inf, unreachable))
-    label = xp.argmin(candidate, axis=1)  # ties: the first class
+    candidate = xp.where(usable, gap / xp.where(usable, dual, 1.0), unreachable)
+    chosen = xp.argmin(candidate, axis=1)[:, None]  # (N, 1); ties: the first class
     norm = xp.min(candidate, axis=1)
-    diff_chosen = xp.take_along_axis(diff, xp.astype(label, xp.int64)[:, None, None],
+    label = xp.take_along_axis(classes, xp.astype(chosen, xp.int64), axis=1)[:, 0]
+    diff_chosen = xp.take_along_axis(diff, xp.astype(chosen, xp.int64)[:, :, None],
                                      axis=1)[:, 0, :]  # (N, D): T_I - T_y
     direction = lp.steepest_ascent(diff_chosen, 1.0, p)  # unit lp norm, <., diff> = ||diff||_q
     step = xp.where((norm > 0) & (norm < math.inf), norm * (1 + overshoot), 0.0)
-    shape = (n,) + tuple(jac.shape[2:])
-    return MinimalPerturbation(
-        r=xp.reshape(direction * step[:, None], shape),
-        label=label,
-        norm=norm,
-        direction=xp.reshape(direction, shape),
-    )
+    return MinimalPerturbation(r=direction * step[:, None], label=label, norm=norm,
+                               direction=direction)

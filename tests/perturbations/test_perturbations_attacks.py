@@ -8,10 +8,10 @@ from conftest import assert_namespace
 from pert_helpers import linear_model, random_linear_problem
 
 from refimpl import ops
-from refimpl.autodiff import grad
+from refimpl.autodiff import grad, value_and_jacobian
 from refimpl.backend import make_rng, to_numpy
 from refimpl.perturbations import (AdvAlpha, GaussianNoise, KSupport, LossGradient, Lp, Noise,
-                                   SignL2, UniformNoise, attacks, k_support, lp)
+                                   SignL2, UniformNoise, attacks, k_support, linearized, lp)
 
 RULES = {"linf": LossGradient(Lp(math.inf)), "l2": LossGradient(Lp(2.0)),
          "l1": LossGradient(Lp(1.0)), "lp": LossGradient(Lp(3.0)),
@@ -134,6 +134,30 @@ def test_adv_alpha_moves_along_the_minimal_direction(xp):
     np.testing.assert_allclose(to_numpy(lp.norm(result.delta, math.inf)), 100.0, rtol=1e-12)
     flipped = np.argmax(to_numpy(result.x_adv) @ w_np + b_np, axis=1)
     assert np.all(flipped != y_np)  # far past the (exact, linear) boundary
+
+
+@pytest.mark.parametrize("scores", ["probs", "logits"])
+@pytest.mark.parametrize("p", [2.0, math.inf, 1.0])
+def test_adv_alpha_matches_algorithm_1_on_the_full_jacobian(xp, scores, p):
+    # K - 1 backward passes seeded with e_j - e_y must give what Algorithm 1 gives on the
+    # whole Jacobian (K passes, then T_j - T_y): same class, same direction
+    rng = np.random.default_rng(11)
+    w1, w2 = rng.normal(size=(5, 7)), rng.normal(size=(7, 4))
+    x_np, y_np = rng.normal(size=(6, 5)), np.array([0, 1, 2, 3, 0, 2])
+    w1x, w2x = xp.asarray(w1), xp.asarray(w2)
+
+    def logits_fn(z):
+        return ops.matmul(ops.tanh(ops.matmul(z, w1x)), w2x)
+
+    def to_scores(z):
+        return ops.softmax(logits_fn(z), axis=-1) if scores == "probs" else logits_fn(z)
+
+    x, y = xp.asarray(x_np), xp.asarray(y_np)
+    values, jac = value_and_jacobian(to_scores, batched=True)(x)
+    expected = linearized.minimal_perturbation(jac, values, y, p).direction
+    got = attacks.one_step(logits_fn, x, y, direction=AdvAlpha(p=p, scores=scores),
+                           radius=1.0).delta
+    np.testing.assert_allclose(to_numpy(got), to_numpy(expected), rtol=1e-9, atol=1e-12)
 
 
 def test_input_gradient_is_per_example(xp):
