@@ -13,7 +13,7 @@ import math
 from typing import Any, Sequence
 
 from refimpl.backend import default_float
-from refimpl.nn.layers import Layer, record_state
+from refimpl.nn.layers import Layer, MaxPool2d, ReLU, record_state
 
 __all__ = ["Sequential", "Model", "count_parameters"]
 
@@ -52,7 +52,9 @@ class Sequential:
         ``noise``: an optional map h -> h applied, in training only, to the output of every
         activation layer (the hidden activations), e.g. paper 002's sign noise.
         """
-        for name, layer in zip(self.names, self.layers):
+        hooked = train and noise is not None  # the hook needs every activation's own output
+        for i in execution_order(self.layers, pool_first=not hooked):
+            name, layer = self.names[i], self.layers[i]
             prefix = name + "."
             local = {key[len(prefix):]: value for key, value in params.items()
                      if key.startswith(prefix)} if _has_params(layer) else {}
@@ -65,6 +67,28 @@ class Sequential:
 
     def __repr__(self) -> str:
         return "\n".join(f"  {name}: {layer!r}" for name, layer in zip(self.names, self.layers))
+
+
+def execution_order(layers: Sequence[Layer], *, pool_first: bool = True) -> list[int]:
+    """The indices of ``layers`` in the order they run: with ``pool_first``, a ReLU directly
+    followed by a MaxPool2d runs after it.
+
+    Max-pooling commutes with ReLU: max_i relu(x_i) = relu(max_i x_i), and so do the
+    gradients, ties included (relu' = 0 wherever a window's max is <= 0, and above 0 both
+    orders route the gradient to the same maxima). Pooling first, ReLU and its backward pass
+    touch 1 / (window area) of the entries: about 7 % of a LeNet step. Only where no noise hook
+    needs ReLU's own, unpooled output (``Sequential.apply`` with ``noise`` in training).
+    """
+    order, i = [], 0
+    while i < len(layers):
+        if (pool_first and i + 1 < len(layers) and type(layers[i]) is ReLU
+                and type(layers[i + 1]) is MaxPool2d):
+            order += [i + 1, i]
+            i += 2
+        else:
+            order.append(i)
+            i += 1
+    return order
 
 
 def _has_params(layer: Layer) -> bool:

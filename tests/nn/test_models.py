@@ -298,3 +298,54 @@ def test_wrong_input_shape(shape):
 def test_input_too_small_for_a_cnn():
     with pytest.raises(ValueError, match="does not fit"):
         nn.build("lenet", (1, 8, 8)).init(make_rng(0))
+
+
+def _plain_order(model, params, x, **kw):
+    """model.apply with every layer in its listed order (no ReLU / max-pool swap)."""
+    from refimpl.nn import models  # noqa: PLC0415
+
+    def listed(layers, *, pool_first=True):
+        return list(range(len(layers)))
+    saved = models.execution_order
+    models.execution_order = listed
+    try:
+        return model.apply(params, x, **kw)
+    finally:
+        models.execution_order = saved
+
+
+@pytest.mark.parametrize("name, ties", [("lenet", "share"), ("lenet", "first"),
+                                        ("shaham-cnn", "share"), ("vgg-40-80", "share")])
+def test_pooling_before_relu_changes_no_value_or_gradient(name, ties):
+    # max-pool and ReLU commute (values and gradients, ties included): the swapped order
+    # must be bitwise the listed one, forward and backward, on inputs with many ties
+    from refimpl.autodiff import value_and_grad  # noqa: PLC0415
+    from refimpl.nn import models  # noqa: PLC0415
+    shape = (3, 32, 32) if name.startswith("vgg") else MNIST
+    model = nn.build(name, shape)
+    for layer in model.representation.layers:
+        if isinstance(layer, nn.layers.MaxPool2d):
+            layer.ties = ties
+    order = models.execution_order(model.representation.layers)
+    assert order != sorted(order)  # the swap does happen here
+    params = model.init(make_rng(0))
+    x = np.random.default_rng(3).uniform(0, 1, (2, *shape)).astype(np.float32)
+    x[:, :, :8, :] = 0.0  # blank rows: windows that tie (at the conv bias) after the first conv
+    params = {k: (v + 0.05 if k.endswith("bias") else v) for k, v in params.items()}
+    y = np.array([1, 7])
+
+    def loss(p, z, plain):
+        logits = _plain_order(model, p, z) if plain else model.apply(p, z)
+        return nn.cross_entropy(logits, y)
+    fast = value_and_grad(lambda p, z: loss(p, z, False), argnum=(0, 1))(params, x)
+    plain = value_and_grad(lambda p, z: loss(p, z, True), argnum=(0, 1))(params, x)
+    assert np.array_equal(to_numpy(fast[0]), to_numpy(plain[0]))
+    for key in params:
+        assert np.array_equal(to_numpy(fast[1][0][key]), to_numpy(plain[1][0][key])), key
+    assert np.array_equal(to_numpy(fast[1][1]), to_numpy(plain[1][1]))
+
+
+def test_a_noise_hook_sees_relu_before_pooling():
+    from refimpl.nn import models  # noqa: PLC0415
+    layers = nn.build("lenet", MNIST).representation.layers
+    assert models.execution_order(layers, pool_first=False) == list(range(len(layers)))
