@@ -115,9 +115,16 @@ class AdvAlpha:
     (s_y - s_I) / ||T_I - T_y||_q (:func:`.linearized.closest_boundary`); delta is that
     direction times ``radius`` (l2 norm ``radius`` for the default p = 2).
 
-    Cost: one forward pass and K - 1 backward passes over it, pass r seeded with the cotangent
-    e_j - e_y (j the r-th class other than y, per example), which gives T_j - T_y directly:
-    the Jacobian row of y is never formed, nor subtracted.
+    Cost: one forward pass and K - 1 backward passes over it, pass r seeded on the logits with
+    the gradient of s_j - s_y (j the r-th class other than y, per example), which gives
+    T_j - T_y directly: the Jacobian row of y is never formed, nor subtracted.
+
+    Precision: for probabilities the seed is d (s_j - s_y) / dz_k = s_j [k = j] - s_y [k = y]
+    + (s_y - s_j) s_k, whose k = y entry is -s_y (1 - s_y + s_j), with 1 - s_y summed from the
+    other classes' probabilities. Backpropagating e_j - e_y through the softmax instead forms
+    1 - s_y by subtraction, which is 0 in float32 once p_y rounds to 1 (the cancellation of
+    the cross-entropy gradient, see ``ops.softmax_cross_entropy``): on a Normal MNIST MLP
+    that made about a fifth of the directions wrong and the attack 3-9 points weaker.
     """
 
     p: float = 2.0
@@ -135,35 +142,45 @@ class AdvAlpha:
         return self.family.label
 
     def __call__(self, logits_fn, x, y, radius, *, rng=None, loss_fn=None) -> Step:
-        probs = self.scores == "probs"
-
-        def to_scores(z):
-            logits = logits_fn(z)
-            return ops.softmax(logits, axis=-1) if probs else logits
-
-        values, back = vjp(to_scores, x)
-        scores = getval(values)
-        xp = get_namespace(scores)
-        n, k = scores.shape
+        logits, back = vjp(logits_fn, x)
+        logits = getval(logits)
+        xp = get_namespace(logits)
+        n, k = logits.shape
         # labels outside [0, K) are refused by one_step after this call (no sync here): clip
         # them so that the indexing cannot fail first
         labels = xp.astype(xp.clip(y, min=0, max=k - 1), xp.int64)
         others = other_classes(labels, k)  # (N, K - 1)
-        classes = xp.arange(k, dtype=xp.int64, device=device_of(scores))[None, :]
-        minus_y = xp.astype(classes == labels[:, None], scores.dtype)
-
-        def difference_gradient(r):  # (N, D): d (s_j - s_y) / dx, j = others[:, r]; a constant
-            seed = xp.astype(classes == others[:, r:r + 1], scores.dtype) - minus_y
-            return flat(getval(back(seed)[0]))
-
-        diff = (xp.stack([difference_gradient(r) for r in range(k - 1)], axis=1) if k > 1
-                else xp.zeros((n, 0, math.prod(x.shape[1:])), dtype=x.dtype,
-                              device=device_of(x)))
+        seeds = _difference_seeds(logits, labels, others, probs=self.scores == "probs")
+        diff = (xp.stack([flat(getval(back(seeds(r))[0])) for r in range(k - 1)], axis=1)
+                if k > 1 else xp.zeros((n, 0, math.prod(x.shape[1:])), dtype=x.dtype,
+                                       device=device_of(x)))  # (N, K - 1, D): T_j - T_y
+        scores = ops.softmax(logits, axis=-1) if self.scores == "probs" else logits
         found = closest_boundary(diff, score_gaps(scores, labels, others), others, self.p)
         direction = xp.reshape(found.direction, x.shape)
         delta = direction * per_example(_radius_array(radius, x), x.ndim)
-        # the argmax of the probabilities is the argmax of the logits: values serve only_correct
-        return Step(delta, scores, is_zero_row(direction))
+        return Step(delta, logits, is_zero_row(direction))
+
+
+def _difference_seeds(logits: Array, labels: Array, others: Array, *, probs: bool):
+    """r -> the (N, K) cotangent on the logits whose backward pass gives d (s_j - s_y) / dx,
+    j = others[:, r]: e_j - e_y for s = logits; for s = softmax(logits) the cancellation-free
+    form in :class:`AdvAlpha`'s docstring."""
+    xp = get_namespace(logits)
+    classes = xp.arange(logits.shape[1], dtype=xp.int64, device=device_of(logits))[None, :]
+    is_y = classes == labels[:, None]
+    if not probs:
+        return lambda r: (xp.astype(classes == others[:, r:r + 1], logits.dtype)
+                          - xp.astype(is_y, logits.dtype))
+    s = ops.softmax(logits, axis=-1)
+    s_y = xp.take_along_axis(s, labels[:, None], axis=1)  # (N, 1)
+    rest = xp.sum(xp.where(is_y, 0.0, s), axis=1, keepdims=True)  # 1 - s_y, no cancellation
+
+    def seed(r):
+        j = others[:, r:r + 1]
+        s_j = xp.take_along_axis(s, j, axis=1)
+        c = xp.where(classes == j, s_j, 0.0) + (s_y - s_j) * s
+        return xp.where(is_y, -s_y * (rest + s_j), c)
+    return seed
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,30 @@ def test_adv_alpha_matches_algorithm_1_on_the_full_jacobian(xp, scores, p):
     np.testing.assert_allclose(to_numpy(got), to_numpy(expected), rtol=1e-9, atol=1e-12)
 
 
+def test_adv_alpha_in_float32_keeps_the_float64_direction_on_saturated_softmax():
+    # p_y rounds to 1 in float32 on every row here: forming 1 - p_y by subtraction (what
+    # backpropagating e_j - e_y through the softmax does) loses T_y; the seeds must not
+    rng = np.random.default_rng(5)
+    w1, w2 = rng.normal(size=(20, 16)), rng.normal(size=(16, 5)) * 8.0
+    x64 = rng.normal(size=(60, 20))
+    logits64 = np.tanh(x64 @ w1) @ w2
+    y = np.argmax(logits64, axis=1)
+    gaps = np.sort(logits64, axis=1)[:, -1] - np.sort(logits64, axis=1)[:, -2]
+    keep = gaps > 18.0  # exp(-18) < float32 eps / 2: softmax(..)[y] == 1 in float32
+    x64, y = x64[keep], y[keep]
+    assert x64.shape[0] >= 5
+
+    def direction(dtype):
+        a, b = w1.astype(dtype), w2.astype(dtype)
+        fn = lambda z: ops.matmul(ops.tanh(ops.matmul(z, a)), b)  # noqa: E731
+        z = x64.astype(dtype)
+        assert dtype == np.float64 or np.all(to_numpy(ops.softmax(fn(z), axis=-1)).max(1) == 1)
+        return to_numpy(attacks.one_step(fn, z, y, direction=AdvAlpha(), radius=1.0).delta)
+    d32, d64 = direction(np.float32), direction(np.float64)
+    cos = np.sum(d32 * d64, axis=1) / (np.linalg.norm(d32, axis=1) * np.linalg.norm(d64, axis=1))
+    assert np.all(cos > 0.9999), cos
+
+
 def test_input_gradient_is_per_example(xp):
     x_np, w_np, b_np = random_linear_problem(7, n=4, d=3, k=3)
     y_np = np.array([0, 1, 2, 1])
