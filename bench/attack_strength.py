@@ -65,7 +65,8 @@ def load_model(path):
 def accuracy_curves(model, params, x, y, magnitudes, batch_size=500):
     """label -> accuracies at each magnitude (fractions), over all of x."""
     curves = evaluate_curves(model, params, x, y, attacks=list(ATTACKS.values()),
-                             magnitudes=magnitudes, batch_size=batch_size)
+                             magnitudes=magnitudes, batch_size=batch_size,
+                             only_correct=True, clip=None)  # the papers' setting, explicitly
     return {label: curves[name] for label, name in ATTACKS.items()}
 
 
