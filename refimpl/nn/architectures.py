@@ -17,6 +17,7 @@ of its VGG-style net.
 | mlp-200-500 | 004, LWA_Rep | D-200 (representation)-500-10 |
 | mlp-sigmoid-600-600 | Gradient regularization (003) | D-600-600-10, sigmoid, Glorot (max-norm sqrt(15) in training) |
 | maxout-240x5-dropout | 003 (the maxout paper's MNIST net) | dropout(0.2), D-(240x5 maxout, dropout(0.5))x2-10, U(-0.005, 0.005) |
+| conv-maxout-48-48-24-dropout | 003 (the maxout paper's MNIST conv net) | dropout(0.2), conv maxout 48x2 8x8 pool 4/2, 48x2 8x8 pad 3 pool 4/2, 24x4 5x5 pad 3 pool 2; dropout(0.5) after each; D-10 |
 | lenet | 000 (and the benchmarks) | conv 5x5x32, pool 2, conv 5x5x64, pool 2, FC 400, 10; ReLU |
 | lenet-dropout-25, lenet-dropout-50 | 000, Ksup+Dropout | lenet with dropout (0.25 / 0.5) after FC 400 |
 | lenet-tanh-100 | 004, Normal | conv 5x5x20, pool 2, conv 5x5x50, pool 2, FC 100, 10; tanh |
@@ -30,7 +31,11 @@ of its VGG-style net.
 Paper 004's uniform init is U(-0.07, 0.07) for its MNIST nets (biases 0); MLPs here otherwise
 use He init for ReLU and Glorot for tanh / sigmoid; Torch7's default init is U(+-1/sqrt(fan_in))
 for weights and biases. Pooling of 3x3 windows in paper 001 follows
-Torch's default stride (equal to the window).
+Torch's default stride (equal to the window). The conv maxout net follows the maxout
+paper's pylearn2 ``mnist.yaml`` (``MaxoutConvC01B`` layers): one bias per output position
+(``tied_b`` False), pools whose last window may run past the edge (cuda-convnet's rule:
+28 -> conv 21 -> pool 10; pad 3 -> conv 9 -> pool 4; pad 3 -> conv 6 -> pool 3), maxout over
+consecutive channels before the pooling (the two maxima commute).
 """
 
 from __future__ import annotations
@@ -68,6 +73,20 @@ def _maxout_mlp(name, input_shape, num_classes, *, units=240, pieces=5, dropout=
         layers += [Dense(units * pieces, init=init), Maxout(pieces), Dropout(dropout[1])]
     return Model(name, input_shape, layers, [Dense(num_classes, init=init)],
                  config={"units": units, "pieces": pieces, "dropout": list(dropout)})
+
+
+def _conv_maxout(name, input_shape, num_classes, *, dropout=(0.2, 0.5)):
+    """The maxout paper's MNIST conv net: input dropout, three (conv, maxout, max-pool, dropout)
+    stages, then the softmax layer (see the module docstring)."""
+    init = ("uniform", 0.005)
+    stages = ((48, 2, 8, 0, 4, 2), (48, 2, 8, 3, 4, 2), (24, 4, 5, 3, 2, 2))
+    layers = [Dropout(dropout[0])]
+    for channels, pieces, kernel, padding, pool, stride in stages:
+        layers += [Conv2d(channels * pieces, kernel, padding=padding, init=init, tied_bias=False),
+                   Maxout(pieces), MaxPool2d(pool, stride=stride, ceil_mode=True),
+                   Dropout(dropout[1])]
+    return Model(name, input_shape, layers + [Flatten()], [Dense(num_classes, init=init)],
+                 config={"stages": [list(s) for s in stages], "dropout": list(dropout)})
 
 
 def _lenet(name, input_shape, num_classes, *, filters=(32, 64), fc=400, activation=ReLU,
@@ -115,6 +134,8 @@ MODELS: dict[str, Callable[..., Model]] = {
     "mlp-sigmoid-600-600": lambda s, k: _mlp("mlp-sigmoid-600-600", s, k, (600, 600),
                                              activation=Sigmoid, init="glorot"),
     "maxout-240x5-dropout": lambda s, k: _maxout_mlp("maxout-240x5-dropout", s, k),
+    "conv-maxout-48-48-24-dropout": lambda s, k: _conv_maxout("conv-maxout-48-48-24-dropout",
+                                                              s, k),
     "lenet": lambda s, k: _lenet("lenet", s, k),
     "lenet-dropout-25": lambda s, k: _lenet("lenet-dropout-25", s, k, dropout=0.25),
     "lenet-dropout-50": lambda s, k: _lenet("lenet-dropout-50", s, k, dropout=0.5),

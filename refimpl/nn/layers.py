@@ -85,18 +85,22 @@ class Conv2d(Layer):
     """2-D convolution (cross-correlation): weight (out_channels, C, KH, KW), bias (out_channels,).
 
     out[n, o, i, j] = bias[o] + sum_{c,a,b} weight[o, c, a, b] xpad[n, c, i*stride + a, j*stride + b].
+
+    ``tied_bias=False`` gives every output position its own bias, bias (out_channels, OH, OW)
+    and out[n, o, i, j] = bias[o, i, j] + ... (pylearn2's default, used by the maxout paper).
     """
 
     kind = "conv"
 
     def __init__(self, out_channels: int, kernel_size, *, stride=1, padding=0, init="he",
-                 bias_init="zeros"):
+                 bias_init="zeros", tied_bias: bool = True):
         self.out_channels = _check_size(out_channels, "out_channels", "Conv2d")
         self.bias_init = get_initializer(bias_init)
         self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
         self.stride = _pair(stride, "stride", low=1)
         self.padding = _pair(padding, "padding")
         self.init_fn = get_initializer(init)
+        self.tied_bias = bool(tied_bias)
 
     def init(self, rng, in_shape, dtype):
         if len(in_shape) != 3:
@@ -109,33 +113,41 @@ class Conv2d(Layer):
             raise ValueError(f"Conv2d: a {kh}x{kw} kernel does not fit a {h}x{w} input")
         shape = (self.out_channels, c, kh, kw)
         weight = self.init_fn(rng, shape, c * kh * kw, self.out_channels * kh * kw, dtype)
-        bias = self.bias_init(rng, (self.out_channels,), c * kh * kw, self.out_channels, dtype)
+        bias_shape = (self.out_channels,) if self.tied_bias else (self.out_channels, oh, ow)
+        bias = self.bias_init(rng, bias_shape, c * kh * kw, self.out_channels, dtype)
         return {"weight": weight, "bias": bias}, (self.out_channels, oh, ow)
 
     def apply(self, params, x, *, train=False, rng=None):
         if x.ndim != 4:
             raise ValueError(f"Conv2d: x: expected images (N, C, H, W), got shape {tuple(x.shape)}")
         _check_param(self, params, "weight", (self.out_channels, x.shape[1], *self.kernel_size))
-        _check_param(self, params, "bias", (self.out_channels,))
-        return ops.conv2d(x, params["weight"], params["bias"], stride=self.stride,
-                          padding=self.padding)
+        if self.tied_bias:
+            _check_param(self, params, "bias", (self.out_channels,))
+            return ops.conv2d(x, params["weight"], params["bias"], stride=self.stride,
+                              padding=self.padding)
+        out = ops.conv2d(x, params["weight"], stride=self.stride, padding=self.padding)
+        _check_param(self, params, "bias", tuple(out.shape[1:]))
+        return ops.add(out, params["bias"])  # (N, O, OH, OW) + (O, OH, OW)
 
 
 class MaxPool2d(Layer):
     """Max over (KH, KW) windows; ``stride`` defaults to the kernel size (no overlap).
 
-    ``ties``: where a window with several equal maxima sends its gradient (``ops.max_pool2d``).
+    ``ties``: where a window with several equal maxima sends its gradient (``ops.max_pool2d``);
+    ``ceil_mode``: keep a last window that runs past the edge (cuda-convnet's, pylearn2's rule).
     """
 
     kind = "pool"
 
-    def __init__(self, kernel_size, *, stride=None, padding=0, ties="share"):
+    def __init__(self, kernel_size, *, stride=None, padding=0, ties="share",
+                 ceil_mode: bool = False):
         if ties not in ops.conv.TIES:
             raise ValueError(f"ties: expected one of {ops.conv.TIES}, got {ties!r}")
         self.ties = ties
         self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", low=1)
         self.padding = _pair(padding, "padding")
+        self.ceil_mode = bool(ceil_mode)
 
     def init(self, rng, in_shape, dtype):
         if len(in_shape) != 3:
@@ -143,14 +155,15 @@ class MaxPool2d(Layer):
                              f"{tuple(in_shape)}")
         c, h, w = in_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        oh, ow = ops.conv_output_size(h, kh, sh, ph), ops.conv_output_size(w, kw, sw, pw)
+        oh = ops.pool_output_size(h, kh, sh, ph, self.ceil_mode)
+        ow = ops.pool_output_size(w, kw, sw, pw, self.ceil_mode)
         if oh < 1 or ow < 1:
             raise ValueError(f"MaxPool2d: a {kh}x{kw} window does not fit a {h}x{w} input")
         return {}, (c, oh, ow)
 
     def apply(self, params, x, *, train=False, rng=None):
         return ops.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding,
-                              ties=self.ties)
+                              ties=self.ties, ceil_mode=self.ceil_mode)
 
 
 class Flatten(Layer):

@@ -21,6 +21,7 @@ param -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t counted from 1.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from refimpl.backend import get_namespace
@@ -104,24 +105,37 @@ class Adam:
         return new, {"step": t, "slots": state["slots"]}
 
 
-def max_norm(params: dict, limit: float, *, keys=None) -> dict:
+def max_norm(params: dict, limit, *, keys=None) -> dict:
     """Rescale each unit's incoming weights to l2 norm at most ``limit`` (Srebro & Shraibman's
     max-norm constraint; "A unified gradient regularization family" uses sqrt(15)).
 
     A dense weight (in, out) has one column per unit; a conv weight (O, C, KH, KW) one filter per
     output channel. ``keys`` defaults to every ``*.weight``; other entries are passed through.
+    ``limit`` may instead map parameter names to their own limits ({"conv1.weight": 0.9, ...},
+    the maxout paper's per-layer norms); then only those entries are constrained.
     """
-    if not limit > 0:
-        raise ValueError(f"max_norm: limit must be > 0, got {limit!r}")
-    keys = [k for k in params if k.endswith(".weight")] if keys is None else keys
+    if isinstance(limit, dict):
+        if keys is not None:
+            raise ValueError("max_norm: give keys or a dict of limits, not both")
+        missing = sorted(set(limit) - set(params))
+        if missing:
+            raise ValueError(f"max_norm: no parameters named {missing} (have {sorted(params)})")
+        limits = dict(limit)
+    else:
+        keys = [k for k in params if k.endswith(".weight")] if keys is None else keys
+        limits = {key: limit for key in keys}
+    for key, bound in limits.items():
+        if isinstance(bound, bool) or not isinstance(bound, numbers.Real) or not bound > 0:
+            raise ValueError(f"max_norm: limit must be > 0, got {bound!r}"
+                             + (f" for {key!r}" if isinstance(limit, dict) else ""))
     out = dict(params)
-    for key in keys:
+    for key, bound in limits.items():
         w = params[key]
         xp = get_namespace(w)
         axes = (0,) if w.ndim == 2 else tuple(range(1, w.ndim))
         norms = xp.sqrt(xp.sum(w * w, axis=axes, keepdims=True))
         floor = xp.full_like(norms, 1e-30)  # on w's device, like every array made here
-        out[key] = w * xp.minimum(xp.ones_like(norms), limit / xp.maximum(norms, floor))
+        out[key] = w * xp.minimum(xp.ones_like(norms), bound / xp.maximum(norms, floor))
     return out
 
 

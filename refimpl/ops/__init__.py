@@ -25,7 +25,8 @@ always does; NumPy and CuPy defer correctly either way.
 from refimpl.tracer import Tensor, getval, primitive
 
 from .contractions import dot, einsum, inner, outer, tensordot
-from .conv import col2im, conv2d, conv_output_size, im2col, max_pool2d, maxout
+from .conv import (col2im, conv2d, conv_output_size, im2col, max_pool2d, maxout,
+                   pool_output_size)
 from .arithmetic import (add, astype, clip, divide, maximum, minimum, multiply, negative, square,
                           subtract, unbroadcast, where, zeros_like_value)
 from .indexing import getitem, sort, take, take_along_axis
@@ -52,6 +53,7 @@ __all__ = [
     "broadcast_to", "sum_to_shape", "concat", "stack", "getitem", "flatten", "flip", "pad",
     "take", "take_along_axis", "sort",
     "im2col", "col2im", "conv2d", "max_pool2d", "maxout", "conv_output_size",
+    "pool_output_size",
 ]
 
 from . import methods  # noqa: E402,F401  (gives Tensor its operators and array methods)

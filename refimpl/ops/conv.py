@@ -17,17 +17,20 @@ pooling reads them channels-last too, so no layout copy is made between layers.
 
 from __future__ import annotations
 
+import math
+
 from refimpl.backend import get_namespace
 from refimpl.tracer import primitive
 
 from .linalg import linear, matmul
 from .pool import TIES, max_pool
 from .reductions import max as reduce_max
-from .shape import matrix_transpose, permute_dims, reshape
+from .shape import matrix_transpose, pad, permute_dims, reshape
 from .windows import (STRIDED_MIN_CHANNELS, conv_output_size, im2col_slices, im2col_strided,
-                      output_size, padded_nhwc, pair, window_slices)
+                      output_size, padded_nhwc, pair, pool_output_size, window_slices)
 
-__all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "maxout", "conv_output_size"]
+__all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "maxout", "conv_output_size",
+           "pool_output_size"]
 
 
 @primitive
@@ -109,24 +112,37 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0):
     return permute_dims(reshape(out, shape=(n, oh, ow, o)), axes=(0, 3, 1, 2))
 
 
-def max_pool2d(x, kernel_size=2, stride=None, padding=0, *, ties="share"):
+def max_pool2d(x, kernel_size=2, stride=None, padding=0, *, ties="share", ceil_mode=False):
     """Max over (KH, KW) windows of (N, C, H, W); ``stride`` defaults to the kernel size.
 
     out[n, c, i, j] = max_{a, b} xpad[n, c, i*sh + a, j*sw + b]; padding, if any, is with zeros
-    (use it after a ReLU). ``ties`` says where the gradient of a window with several equal
-    maxima goes: ``"share"`` splits it equally among them (a valid subgradient), ``"first"``
-    routes all of it to the first in row-major window order, as PyTorch does. Without ties the
-    two are the same. Returns (N, C, OH, OW).
+    (use it after a ReLU). ``ceil_mode`` keeps a last window that runs past the bottom or right
+    edge (:func:`~refimpl.ops.windows.pool_output_size`); it takes the max of the entries it
+    covers (the rest is framed with -inf by :func:`~refimpl.ops.pad`, whose VJP cuts the frame
+    off). ``ties`` says where the gradient of a window with several equal maxima goes:
+    ``"share"`` splits it equally among them (a valid subgradient), ``"first"`` routes all of it
+    to the first in row-major window order, as PyTorch does. Without ties the two are the same.
+    Returns (N, C, OH, OW).
     """
     kernel_size = pair(kernel_size, "kernel_size")
     stride = kernel_size if stride is None else pair(stride, "stride")
     padding = pair(padding, "padding")
     if ties not in TIES:
         raise ValueError(f"max_pool2d: ties must be one of {TIES}, got {ties!r}")
-    out_size = output_size(x.shape, kernel_size, stride, padding)
+    out_size = tuple(pool_output_size(n, k, s, p, ceil_mode)
+                     for n, k, s, p in zip(x.shape[2:], kernel_size, stride, padding))
     if min(out_size) < 1:
         raise ValueError(f"max_pool2d: a {kernel_size} window does not fit x {tuple(x.shape)} "
                          f"with padding {padding}")
+    # rows and columns the last windows need beyond the zero-padded image (ceil_mode only)
+    extra = [(o - 1) * s + k - (n + 2 * p) for o, s, k, n, p
+             in zip(out_size, stride, kernel_size, x.shape[2:], padding)]
+    if max(extra) > 0:
+        if max(padding) > 0:
+            x = pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+            padding = (0, 0)
+        x = pad(x, ((0, 0), (0, 0), (0, max(extra[0], 0)), (0, max(extra[1], 0))),
+                constant_values=-math.inf)
     return max_pool(x, kernel_size=kernel_size, stride=stride, padding=padding,
                     out_size=out_size, ties=ties)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from refimpl.backend import get_namespace, sliding_window_view
 
-__all__ = ["pair", "conv_output_size", "output_size", "padded_nhwc", "window_slices",
+__all__ = ["pair", "conv_output_size", "pool_output_size", "output_size", "padded_nhwc", "window_slices",
            "im2col_slices", "im2col_strided", "STRIDED_MIN_CHANNELS"]
 
 
@@ -26,6 +26,18 @@ def pair(v, name):
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """Number of window positions along one axis: floor((size + 2 padding - kernel) / stride) + 1."""
     return (size + 2 * padding - kernel) // stride + 1
+
+
+def pool_output_size(size: int, kernel: int, stride: int, padding: int,
+                     ceil_mode: bool = False) -> int:
+    """Window positions of a pooling along one axis; ``ceil_mode`` also counts a last window
+    that runs past the end: ceil((size + 2 padding - kernel) / stride) + 1, less one if that
+    window would start beyond the image and its leading padding (PyTorch's and cuda-convnet's
+    rule; the maxout paper pools 21 rows by 4 with stride 2 into 10, not 9)."""
+    if not ceil_mode:
+        return conv_output_size(size, kernel, stride, padding)
+    out = -(-(size + 2 * padding - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out
 
 
 def output_size(shape, kernel_size, stride, padding):

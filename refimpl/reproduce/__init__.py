@@ -112,7 +112,8 @@ def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
             f"out {folder}\n{describe(name, epochs=epochs)}")
 
     def train(run: Run, seed: int, quiet: bool = quiet) -> Trained:
-        stages = experiment.settings.get("two_stage")
+        stages = experiment.settings.get("two_stage_by_model", {}).get(
+            run.model, experiment.settings.get("two_stage"))  # one table, nets of two tables
         if stages and run in experiment.runs:  # paper 003: epochs caps each stage
             stages = stages if epochs is None else {**stages, "max_epochs": epochs}
             return train_two_stage(run.with_epochs(epochs), seed, data, out=out, xp=xp,

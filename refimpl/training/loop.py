@@ -59,7 +59,7 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
 
 def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size: int = 128,
         seed: int = 0, method: Callable = normal, test: tuple | None = None,
-        schedule: Callable[[int], float] | None = None, max_norm_limit: float | None = None,
+        schedule: Callable[[int], float] | None = None, max_norm_limit: float | dict | None = None,
         checkpoint=None, resume: bool = False, meta: dict | None = None, quiet: bool = False,
         check_every: int = 25, log: Callable[[str], None] = print,
         shuffle: str = "epoch") -> FitResult:
@@ -79,7 +79,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
             its name and ``options`` (if it has them) are saved and checked on resume.
         test: optional (x, y) evaluated after every epoch.
         schedule: epoch -> learning rate (default: the optimizer's own rate).
-        max_norm_limit: if set, each unit's incoming weights are kept within this l2 norm.
+        max_norm_limit: if set, each unit's incoming weights are kept within this l2 norm
+            (a dict: a limit per parameter name, as ``nn.max_norm``).
         checkpoint: path of the ``.npz`` written after every epoch.
         resume: continue from ``checkpoint`` if it exists (same model, seed, batch size, method).
         meta: extra JSON-friendly metadata stored in the checkpoint (data set, options...).

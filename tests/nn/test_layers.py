@@ -35,6 +35,18 @@ def np_max_pool2d(x, kernel, stride, padding):
     return np_windows(x, kernel, kernel if stride is None else stride, padding).max(axis=(4, 5))
 
 
+def np_max_pool2d_ceil(x, kernel, stride, padding):
+    """ceil_mode: the zero-padded x framed at the bottom and right with -inf up to the last
+    window."""
+    (kh, kw), (sh, sw), (ph, pw) = _pair(kernel), _pair(stride), _pair(padding)
+    xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh, ow = (ops.pool_output_size(n, k, s, p, True) for n, k, s, p
+              in ((x.shape[2], kh, sh, ph), (x.shape[3], kw, sw, pw)))
+    extra = ((0, 0), (0, 0), (0, (oh - 1) * sh + kh - xpad.shape[2]),
+             (0, (ow - 1) * sw + kw - xpad.shape[3]))
+    return np_max_pool2d(np.pad(xpad, extra, constant_values=-np.inf), kernel, stride, 0)
+
+
 def np_maxout(x, pieces):
     n, f = x.shape[:2]
     return x.reshape((n, f // pieces, pieces) + x.shape[2:]).max(axis=2)
@@ -56,12 +68,19 @@ CASES = {
     "conv-stride-pad-pairs": (nn.Conv2d(2, 2, stride=(1, 2), padding=(0, 1)), (3, 5, 5),
                               lambda p, x: np_conv2d(x, p["weight"], p["bias"], (1, 2), (0, 1)),
                               (2, 4, 3), {"weight": (2, 3, 2, 2), "bias": (2,)}, False),
+    "conv-untied-bias": (nn.Conv2d(3, 3, padding=1, tied_bias=False), (2, 5, 4),
+                         lambda p, x: np_conv2d(x, p["weight"], np.zeros(3), 1, 1) + p["bias"],
+                         (3, 5, 4), {"weight": (3, 2, 3, 3), "bias": (3, 5, 4)}, False),
     "pool": (nn.MaxPool2d(2), (3, 4, 6), lambda p, x: np_max_pool2d(x, 2, None, 0), (3, 2, 3),
              {}, True),
     "pool-overlap": (nn.MaxPool2d(3, stride=2), (2, 7, 8),
                      lambda p, x: np_max_pool2d(x, 3, 2, 0), (2, 3, 3), {}, True),
     "pool-pad": (nn.MaxPool2d(2, stride=2, padding=1), (2, 5, 5),
                  lambda p, x: np_max_pool2d(x, 2, 2, 1), (2, 3, 3), {}, True),
+    "pool-ceil": (nn.MaxPool2d(4, stride=2, ceil_mode=True), (2, 9, 7),
+                  lambda p, x: np_max_pool2d_ceil(x, 4, 2, 0), (2, 4, 3), {}, True),
+    "pool-ceil-pad": (nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 6, 6),
+                      lambda p, x: np_max_pool2d_ceil(x, 3, 2, 1), (2, 4, 4), {}, True),
     "flatten": (nn.Flatten(), (2, 3, 4), lambda p, x: x.reshape(x.shape[0], -1), (24,), {}, False),
     "dropout-eval": (nn.Dropout(0.5), (6,), lambda p, x: x, (6,), {}, False),
     "relu": (nn.ReLU(), (2, 3, 3), lambda p, x: np.maximum(x, 0.0), (2, 3, 3), {}, True),

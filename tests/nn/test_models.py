@@ -49,6 +49,15 @@ def vgg_shapes(c, h, filters, fc, k=10):
             **_dense(3, fc[1], k)}
 
 
+def conv_maxout_shapes():
+    """The maxout paper's pylearn2 net: untied biases, pools with a ragged last window (28
+    -conv 8-> 21 -pool 4/2-> 10; pad 3: 16 -conv 8-> 9 -pool-> 4; pad 3: 10 -conv 5-> 6 -> 3)."""
+    shapes = {}
+    for i, (c_in, k, side) in enumerate(((1, 8, 21), (48, 8, 9), (48, 5, 6)), start=1):
+        shapes.update({f"conv{i}.weight": (96, c_in, k, k), f"conv{i}.bias": (96, side, side)})
+    return {**shapes, **_dense(1, 24 * 3 * 3, 10)}
+
+
 # name -> (input shape, parameter shapes, representation shape)
 ARCHITECTURES = {
     "mlp-400-400": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
@@ -76,6 +85,7 @@ ARCHITECTURES = {
                             (200,)),
     "maxout-240x5-dropout": (MNIST, {**_dense(1, 784, 1200), **_dense(2, 240, 1200),
                                      **_dense(3, 240, 10)}, (240,)),
+    "conv-maxout-48-48-24-dropout": (MNIST, conv_maxout_shapes(), (216,)),
     "mlp-400-400-u07": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
     "mlp-400-400-dropout-u07": (MNIST, mlp_shapes(784, (400, 400)), (400,)),
     "vgg-40-80": (CIFAR, vgg_shapes(3, 32, (40, 80), (400, 400)), (400,)),

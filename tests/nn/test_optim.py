@@ -213,6 +213,23 @@ def test_max_norm_keys_and_errors():
             nn.max_norm(params, limit)
 
 
+def test_max_norm_limits_per_parameter():
+    """A dict gives each named weight its own limit (the maxout paper: 0.9 for the first conv
+    layer's kernels, 1.9365 elsewhere); entries it does not name are left alone."""
+    params = {"conv1.weight": np.full((2, 1, 2, 2), 5.0), "dense1.weight": np.full((4, 3), 5.0),
+              "dense2.weight": np.full((4, 3), 5.0)}
+    out = nn.max_norm(params, {"conv1.weight": 0.9, "dense1.weight": 1.9365})
+    np.testing.assert_allclose(np.sqrt(np.sum(out["conv1.weight"] ** 2, axis=(1, 2, 3))), 0.9)
+    np.testing.assert_allclose(np.linalg.norm(out["dense1.weight"], axis=0), 1.9365)
+    np.testing.assert_array_equal(out["dense2.weight"], params["dense2.weight"])
+    with pytest.raises(ValueError, match="no parameters named"):
+        nn.max_norm(params, {"conv9.weight": 1.0})
+    with pytest.raises(ValueError, match="dense1.weight"):
+        nn.max_norm(params, {"dense1.weight": 0.0})
+    with pytest.raises(ValueError, match="not both"):
+        nn.max_norm(params, {"dense1.weight": 1.0}, keys=["dense1.weight"])
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 6), st.floats(0.01, 10.0), st.integers(0, 2 ** 32 - 1))
 def test_max_norm_property(rows, cols, limit, seed):

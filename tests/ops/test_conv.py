@@ -181,6 +181,48 @@ def test_max_pool2d_ties_share_is_the_max_reduction_gradient():
     np.testing.assert_allclose(new, old, rtol=1e-12, atol=1e-12)
 
 
+def naive_max_pool2d_ceil(x, kernel, stride, padding):
+    """ceil_mode by loops: a window starts every stride until the previous one reached the
+    end of the zero-padded image; one that runs past the end takes the max of what it covers."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    xpad = _pad(x, ph, pw)
+    starts = [[i for i in range(0, n + p, s) if i == 0 or i + k - s < n + 2 * p]
+              for n, k, s, p in ((x.shape[2], kh, sh, ph), (x.shape[3], kw, sw, pw))]
+    out = np.zeros(x.shape[:2] + (len(starts[0]), len(starts[1])))
+    for i, top in enumerate(starts[0]):
+        for j, left in enumerate(starts[1]):
+            out[:, :, i, j] = xpad[:, :, top:top + kh, left:left + kw].max(axis=(2, 3))
+    return out
+
+
+POOL_CEIL = [  # x shape, kernel, stride, padding, output size
+    ((2, 3, 21, 21), 4, 2, 0, (10, 10)),  # the maxout paper's first pool (floor mode: 9)
+    ((1, 2, 9, 8), 4, 2, 0, (4, 3)),  # its second pool on 9 rows (floor mode: 3); 8 columns
+    ((1, 2, 6, 7), 3, 2, 1, (4, 4)),  # zero padding, then the ragged last window
+    ((1, 1, 5, 5), 2, 3, 0, (2, 2)),  # stride > kernel
+    ((1, 1, 4, 4), 1, 2, 0, (2, 2)),  # a window past the end would start outside: dropped
+    ((2, 1, 6, 6), 2, 2, 0, (3, 3)),  # windows tile exactly: the same as floor mode
+]
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, out_size", POOL_CEIL, ids=str)
+def test_max_pool2d_ceil_mode(xp, shape, kernel, stride, padding, out_size):
+    x = distinct(xp, np.random.default_rng(3), shape)
+    expected = naive_max_pool2d_ceil(to_numpy(x), (kernel,) * 2, (stride,) * 2, (padding,) * 2)
+    assert expected.shape[2:] == out_size
+    assert ops.pool_output_size(shape[2], kernel, stride, padding, True) == out_size[0]
+    f = lambda x: ops.max_pool2d(x, kernel, stride, padding, ceil_mode=True)  # noqa: E731
+    check_op(xp, f, (x,), expected)  # values, first and second derivatives
+
+
+def test_max_pool2d_ceil_mode_gradient_reaches_the_ragged_edge():
+    """The last row and column of a 21x21 image are covered only by the ragged windows."""
+    x = np.zeros((1, 1, 21, 21))
+    x[0, 0, 20, 20] = 1.0
+    g = grad(lambda x: ops.sum(ops.max_pool2d(x, 4, 2, ceil_mode=True)))(x)
+    assert g[0, 0, 20, 20] == 1.0 and g.sum() == 100.0  # 10x10 windows, each gives 1
+
+
 def test_max_pool2d_rejects_bad_ties():
     with pytest.raises(ValueError, match="ties"):
         ops.max_pool2d(np.zeros((1, 1, 2, 2)), 2, ties="last")

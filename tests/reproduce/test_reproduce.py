@@ -20,6 +20,11 @@ def mnist_dir(tmp_path_factory):
     return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"), 120, 40)
 
 
+# Training images per experiment where 120 would be slow: the conv maxout nets of paper 003
+# cost ~30 MLP steps per image (lyu-table4 shares lyu-table2's, so both take the same subset).
+SUBSETS = {"lyu-table2": 24, "lyu-table4": 24}
+
+
 @pytest.fixture(scope="module")
 def results(mnist_dir, tmp_path_factory):
     """Every experiment, one epoch per run, into one output folder (runs are shared)."""
@@ -28,7 +33,8 @@ def results(mnist_dir, tmp_path_factory):
     steps, measure.PGD_STEPS = measure.PGD_STEPS, 3  # the PGD column, cheaply
     try:
         done = {name: reproduce(name, out=out, epochs=1, data_dir=mnist_dir, quiet=True,
-                                log=lines.append) for name in EXPERIMENTS}
+                                subset=SUBSETS.get(name), log=lines.append)
+                for name in EXPERIMENTS}
     finally:
         measure.PGD_STEPS = steps
     return out, done, "\n".join(lines)
@@ -41,7 +47,8 @@ def test_every_experiment_writes_its_results(results):
         folder = out / name
         saved = json.loads((folder / "result.json").read_text())
         assert saved["experiment"] == name and saved["seeds"] == [0]
-        assert saved["data"]["train_examples"] == 120 and saved["data"]["test_examples"] == 40
+        assert saved["data"]["train_examples"] == SUBSETS.get(name, 120)
+        assert saved["data"]["test_examples"] == 40
         assert {run["label"] for run in saved["runs"]} == {r.label for r in experiment.runs}
         assert all(run["epochs"] == 1 for run in saved["runs"])
         header = (folder / "table.csv").read_text().splitlines()[0]
@@ -119,6 +126,24 @@ def test_runs_are_cached_and_not_retrained(results, mnist_dir):
                       log=lambda _: None)
     assert checkpoint.stat().st_mtime_ns == before
     assert again["rows"] == done["ksup-table3"]["rows"]
+
+
+def test_lyu_table4_shares_the_nets_of_lyu_tables_1_and_2(results):
+    """Each net of lyu-table4 is the one trained for lyu-table1 or lyu-table2, found through
+    the stages of its own table (the conv nets: lyu-table2's per-layer max norms)."""
+    _, done, _ = results
+    folders = {label: tuple(r["folders"]) for name in ("lyu-table1", "lyu-table2")
+               for r in done[name]["runs"] for label in [r["label"]]}
+    for run in done["lyu-table4"]["runs"]:
+        if run["label"].startswith("Conv."):
+            assert tuple(run["folders"]) == folders[run["label"]], run["label"]
+            assert "train24" in run["folders"][0]
+    conv = {r["label"]: r for r in done["lyu-table4"]["runs"] if r["label"].startswith("Conv.")}
+    assert set(conv) == {"Conv. Maxout + dropout", "Conv. Maxout + dropout + gradient p = 2"}
+    table2 = {row["model"] for row in done["lyu-table2"]["rows"]}
+    assert table2 == set(PAPER_TABLES["lyu-table2"]["rows"])
+    claims = dict(done["lyu-table4"]["claims"])
+    assert any("Conv. Maxout + dropout" in claim for claim in claims)
 
 
 def test_a_longer_run_resumes_from_the_checkpoint(mnist_dir, tmp_path):

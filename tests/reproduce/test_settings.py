@@ -154,3 +154,46 @@ def test_the_pgd_column_flips_exactly_the_points_within_the_radius():
     safe = (distance >= radius)[30:]
     near = (np.abs(distance - radius) < 0.02 * radius)[30:]  # the start's slack at the edge
     assert safe.sum() - near.sum() <= accuracy * 300 <= safe.sum() + near.sum()
+
+
+def test_lyu_table2_runs_and_settings_are_printed(capsys):
+    """Paper 003's Table II: the conv maxout net, p = inf at sigma 0.1 and p = 2 at sigma 1, the
+    maxout yaml's per-layer max norms, every choice printed by --settings."""
+    experiment = EXPERIMENTS["lyu-table2"]
+    runs = {run.label: run for run in experiment.runs}
+    assert {run.model for run in runs.values()} == {"conv-maxout-48-48-24-dropout"}
+    assert runs["Conv. Maxout + dropout"].method == "dropout"
+    assert method_arguments(runs["Conv. Maxout + dropout + gradient p = inf"]) == (
+        "gradreg", {"sigma": 0.1, "p": math.inf})
+    assert runs["Conv. Maxout + dropout + gradient p = 2"].options == {"sigma": 1.0, "p": 2.0}
+    assert all((r.lr, r.momentum, r.batch_size) == (0.05, 0.5, 128) for r in runs.values())
+    stages = experiment.settings["two_stage"]
+    assert stages["max_norm"] == {"conv1.weight": 0.9, "conv2.weight": 1.9365,
+                                  "conv3.weight": 1.9365, "dense1.weight": 1.9365}
+    assert (stages["held_out"], stages["patience"]) == (1 / 6, 10)
+    table4 = EXPERIMENTS["lyu-table4"]
+    assert table4.settings["two_stage_by_model"] == {"conv-maxout-48-48-24-dropout": stages}
+    assert all(run in table4.runs for run in EXPERIMENTS["lyu-table1"].runs)  # old rows stay
+    assert main(["reproduce", "lyu-table2", "--settings"]) == 0
+    text = capsys.readouterr().out
+    for phrase in ("'sigma': 0.1, 'p': 'inf'", "'conv1.weight': 0.9", "tied_b", "ceil rule",
+                   "batch 128, momentum 0.5", "200 at lr 0.05", "dropout off"):
+        assert phrase in text, phrase
+
+
+def test_per_layer_max_norms_hold_after_every_step():
+    """fit with a dict of limits (lyu-table2's stages) keeps each named kernel within its own."""
+    model = nn.build("conv-maxout-48-48-24-dropout", (1, 28, 28))
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(8, 1, 28, 28)).astype(np.float32), np.arange(8) % 10
+    limits = {"conv1.weight": 0.01, "dense1.weight": 0.02}  # below the init's norms
+    params = model.init(make_rng(0), np.float32)
+    result = fit(model, params, (x, y), optimizer=nn.SGD(0.05, momentum=0.5), epochs=1,
+                 batch_size=8, method=lambda *a, **k: nn.cross_entropy(
+                     model.apply(a[1], a[2], train=True, rng=k["rng"]), a[3]),
+                 max_norm_limit=limits, quiet=True)
+    conv1 = np.sqrt(np.sum(result.params["conv1.weight"] ** 2, axis=(1, 2, 3)))
+    dense1 = np.linalg.norm(result.params["dense1.weight"], axis=0)
+    assert np.all(conv1 <= 0.01 * (1 + 1e-5)) and np.all(dense1 <= 0.02 * (1 + 1e-5))
+    conv2 = np.sqrt(np.sum(result.params["conv2.weight"] ** 2, axis=(1, 2, 3)))
+    assert conv2.max() > 0.02  # not named: not constrained
