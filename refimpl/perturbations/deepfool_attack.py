@@ -4,12 +4,15 @@ Each step linearises, for every candidate class k != y, f_k = z_k - z_y with gra
 the current point and moves onto the nearest linearised boundary {f_k = 0}:
 
     k*   = argmin_k |f_k| / ||w_k||_q                      (q the dual exponent: 2, or 1 for linf)
-    step = (|f_k*| + 1e-4) / ||w_k*||_2^2 * w_k*            (l2)
-    step = (|f_k*| + 1e-4) / ||w_k*||_1 * sign(w_k*)        (linf)
+    d    = |f_k*| / ||w_k*||_q + 1e-4                      (the distance, pushed past it)
+    step = d * w_k* / ||w_k*||_2                            (l2)
+    step = d * sign(w_k*)                                   (linf)
 
 The steps of a row add up to p_total while it is still classified as y, and the iterate is
 x + (1 + overshoot) * p_total, clipped to the box (Foolbox 3's convention: the overshoot scales
-the whole sum, 1e-4 pushes each step just past the boundary). For an affine classifier one step
+the whole sum, and 1e-4 is added to each step's distance in input units, not to |f| in logit
+units: a push of 1e-4 in logits can be below float32's rounding of logits near 50, so the
+iterate could stop on the boundary and count as fooled or not depending on the batch size). For an affine classifier one step
 is exact: it lands (1 + overshoot) times beyond the nearest decision boundary. The K class
 gradients come from one batched Jacobian per step (one forward, K backward passes).
 """
@@ -98,10 +101,11 @@ def deepfool(logits_fn: Callable, x: Array, y: Array, *, p: float = 2, steps: in
         f_best = xp.sum(chosen * f[:, :, 0], axis=1)[:, None]
         w_best = xp.sum(chosen[:, :, None] * w, axis=1)  # (N, D)
         n_best = xp.sum(chosen * w_norm, axis=1)[:, None]
+        reach = xp.abs(f_best) / (n_best + 1e-8) + 1e-4  # distance to the boundary, pushed
         if p == 2:
-            move = (xp.abs(f_best) + 1e-4) / (n_best * n_best + 1e-8) * w_best
+            move = reach / (n_best + 1e-8) * w_best
         else:
-            move = (xp.abs(f_best) + 1e-4) / (n_best + 1e-8) * xp.sign(w_best)
+            move = reach * xp.sign(w_best)
         total = total + xp.where(active[:, None], move, 0.0)
         x_cur = finish(x, (1 + overshoot) * xp.reshape(total, x.shape), clip=clip)[0]
     success = ~correct(getval(logits_fn(x_cur)), y)

@@ -60,8 +60,8 @@ def test_deepfool_is_exact_in_one_step_on_an_affine_classifier(xp, p):
     assert result.x_adv.dtype == xp.float64 and tuple(result.x_adv.shape) == x_np.shape
     assert bool(np.all(to_numpy(result.success)))
     norm = to_numpy(result.norm)
-    # the closed form: the class k of least |f_k| / ||a_k||_q, moved (|f_k| + 1e-4) / ||a_k||_q
-    # (Foolbox's push past the boundary; its 1e-8 guards in the denominators kept)
+    # the closed form: the class k of least |f_k| / ||a_k||_q, moved |f_k| / ||a_k||_q + 1e-4
+    # (Foolbox's push past the boundary, in input units; its 1e-8 guards kept)
     z = x_np @ weight + bias
     q = 2 if p == 2 else 1
     rows = np.arange(len(y_np))
@@ -71,8 +71,8 @@ def test_deepfool_is_exact_in_one_step_on_an_affine_classifier(xp, p):
     size = np.linalg.norm(a, ord=q, axis=2)
     nearest = np.argmin(np.where(others == y_np[:, None], math.inf, f / (size + 1e-8)), axis=1)
     f_k, size_k = f[rows, nearest], size[rows, nearest]
-    expected = ((f_k + 1e-4) / (size_k ** 2 + 1e-8) * size_k if p == 2
-                else (f_k + 1e-4) / (size_k + 1e-8))
+    reach = f_k / (size_k + 1e-8) + 1e-4
+    expected = reach / (size_k + 1e-8) * size_k if p == 2 else reach
     np.testing.assert_allclose(norm, expected, rtol=1e-10)
     scipy_distance = _scipy_distance(x_np, weight, bias, y_np, p)
     np.testing.assert_allclose(norm, scipy_distance, rtol=1e-6, atol=1e-3)
