@@ -110,8 +110,11 @@ model, params = train("mlp-100-100", get_method("normal"))
 #
 # in the direction that maximises <T_j - T_y, u> over the unit lp ball (tutorial 04's closed
 # forms). Over all j != y, the class I with the smallest norm gives the minimal perturbation
-# (Prop. 4). The whole Jacobian comes from one batched reverse pass: the batch is replicated K
-# times and each copy is pulled back with a one-hot cotangent.
+# (Prop. 4). The whole Jacobian comes from one forward pass and K backward passes over it, pass
+# k seeding every row with the one-hot cotangent e_k (`value_and_jacobian(batched=True)`). The
+# attack itself (`AdvAlpha`) needs only the K - 1 differences T_j - T_y: it seeds each backward
+# pass with the gradient of alpha_j - alpha_y directly, written so that 1 - alpha_y is summed
+# from the other classes instead of subtracted (in float32 it is 0 once alpha_y rounds to 1).
 #
 # Two typos of the paper's Prop. 3 are corrected here (`theory/linearized.py` names them): its
 # l2 solution (alpha_y - alpha_j) / ||T_j - T_y||_2 * (T_j - T_y) has norm alpha_y - alpha_j,
@@ -210,9 +213,9 @@ path = plot_accuracy_vs_magnitude({a: (magnitudes, acc) for a, acc in strength.i
 show(path)
 
 # %% [markdown]
-# Adv_Alpha costs a Jacobian, K input gradients on one forward pass, against one input
-# gradient for Adv_Loss; for the small gain the paper trains with Adv_Loss, and so does
-# `get_method("lwa")` by default (`direction="adv_alpha"` is there too).
+# Adv_Alpha costs K - 1 backward passes on one forward pass, against one for Adv_Loss (about 4x
+# the time on an MLP 400-400, `bench/adv_alpha_cost.py`); for the small gain the paper trains
+# with Adv_Loss, and so does `get_method("lwa")` by default (`direction="adv_alpha"` is there too).
 #
 # The three directions on the same images, at the test magnitude, with the Normal net's
 # predictions:
