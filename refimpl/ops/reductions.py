@@ -224,12 +224,12 @@ def softmax_cross_entropy(logits, labels, *, check: bool = True):
         _check_shapes(logits, labels, "labels (y)")
     shifted = logits - _constant_max(logits, -1)  # (N, K), max 0 per row
     lse = xp.log(xp.sum(xp.exp(shifted), axis=-1))
-    if _is_classes(labels):
-        t = one_hot(labels, logits.shape[1], xp.bool)
-    else:
-        t = labels != 0
-    weights = xp.astype(t, logits.dtype) if _is_classes(labels) else labels
-    return lse - xp.sum(xp.where(t, weights * xp.where(t, shifted, 0.0), 0.0), axis=-1)
+    if _is_classes(labels):  # <t, z - m> is the label's entry; an unchecked label outside
+        # [0, K) reads a clipped index instead of memory it does not own (callers refuse it)
+        index = xp.clip(xp.astype(labels, xp.int64), min=0, max=logits.shape[1] - 1)
+        return lse - xp.take_along_axis(shifted, index[:, None], axis=-1)[:, 0]
+    t = labels != 0
+    return lse - xp.sum(xp.where(t, labels * xp.where(t, shifted, 0.0), 0.0), axis=-1)
 
 
 def softmax_cross_entropy_vjp(g, out, logits, labels, *, check=True):
@@ -240,6 +240,8 @@ def softmax_cross_entropy_vjp(g, out, logits, labels, *, check=True):
     p (1 - t) - t sum_j p_j (1 - t_j). Targets (N, K) use p - t. Written with differentiable
     ops, so second derivatives work.
     """
+    if _is_classes(labels) and g is getval(g) and logits is getval(logits):
+        return _class_gradient(g, logits, labels)  # first order: the same values, fewer calls
     p = softmax(logits, axis=-1)
     if _is_classes(labels):
         t = one_hot(labels, logits.shape[1], getval(logits).dtype)
@@ -248,6 +250,22 @@ def softmax_cross_entropy_vjp(g, out, logits, labels, *, check=True):
     else:
         grad = subtract(p, getval(labels))
     return multiply(reshape(g, shape=(-1, 1)), grad)
+
+
+def _class_gradient(g, logits, labels):
+    """g[:, None] * (p (1 - t) - t sum_j p_j (1 - t_j)) for integer labels, on raw arrays.
+
+    The VJP above in plain array calls, for the common first-order case (no trace through
+    the VJP): no primitive dispatch, one softmax, one selection.
+    """
+    xp = _xp(logits)
+    z = xp.exp(logits - xp.max(logits, axis=-1, keepdims=True))
+    p = z / xp.sum(z, axis=-1, keepdims=True)
+    classes = xp.arange(logits.shape[1], dtype=xp.int64, device=logits.device)
+    is_y = classes[None, :] == xp.astype(labels, xp.int64)[:, None]
+    others = xp.where(is_y, 0.0, p)  # p_j (1 - t_j)
+    grad = xp.where(is_y, -xp.sum(others, axis=-1, keepdims=True), others)
+    return xp.reshape(g, (-1, 1)) * grad
 
 
 softmax_cross_entropy.defvjp(softmax_cross_entropy_vjp, None)  # labels: no derivative

@@ -9,6 +9,7 @@ import pytest
 from refimpl import ops
 from refimpl.autodiff import check_grads, grad
 from refimpl.backend import to_numpy
+from refimpl.tracer import getval
 
 
 def _gradient(logits, labels):
@@ -98,3 +99,24 @@ def test_unchecked_path_skips_only_the_range_check(xp):
     np.testing.assert_allclose(to_numpy(out), [math.log(3)])  # a zero row: no label term
     with pytest.raises(ValueError, match="integer"):
         ops.softmax_cross_entropy(xp.zeros((1, 3)), xp.asarray([0.0]), check=False)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_first_order_gradient_equals_the_differentiable_vjp(xp, dtype):
+    # integer labels take a plain-array VJP at first order and the differentiable one under an
+    # outer trace (second derivatives): both must give the same values, saturated rows included
+    rng = np.random.default_rng(4)
+    z_np = (rng.normal(size=(9, 6)) * np.array([1, 1, 1, 30, 30, 30])).astype(dtype)
+    y = xp.asarray(rng.integers(0, 6, 9))
+    z = xp.asarray(z_np)
+
+    def first(a):
+        return grad(lambda b: ops.sum(ops.softmax_cross_entropy(b, y, check=False)))(a)
+    seen = {}
+
+    def outer(a):
+        g = first(a)
+        seen["g"] = getval(g)
+        return ops.sum(g * g)
+    grad(outer)(z)
+    np.testing.assert_array_equal(to_numpy(seen["g"]), to_numpy(first(z)))
