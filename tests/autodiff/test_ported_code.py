@@ -134,7 +134,7 @@ def test_argnum_out_of_range_and_wrong_cotangent(xp):
 def test_batched_jacobian_of_a_0d_input_is_a_clear_error(xp):
     with pytest.raises(ValueError, match="0-d input.*batched=False"):
         jacobian(ops.tanh)(xp.asarray(0.5))
-    full = jacobian(lambda x: ops.tanh(x) * 2.0, batched=False)(xp.asarray(0.5))
+    full = jacobian(lambda x: ops.tanh(x) * 2.0, batched=False)(xp.asarray(0.5, dtype=xp.float64))
     np.testing.assert_allclose(to_numpy(full), 2 * (1 - np.tanh(0.5) ** 2), rtol=1e-12)
 
 

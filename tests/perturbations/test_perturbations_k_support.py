@@ -109,7 +109,7 @@ def test_norm_agrees_with_its_variational_form(xp, seed):
 
 
 def test_closed_form_by_hand_and_namespace(xp):
-    w = xp.asarray([[3.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    w = xp.asarray([[3.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]], dtype=xp.float64)
     got = k_support.norm(w, 2)
     assert_namespace(got, xp)
     # sorted 3, 1, 1, 0: r = 0 since 3 > (1 + 1 + 0) / 1 >= 1, so sqrt(3^2 + 2^2).
@@ -118,7 +118,7 @@ def test_closed_form_by_hand_and_namespace(xp):
 
 
 def test_ties_keep_the_first_entries_in_c_order(xp):
-    grad = xp.asarray([[1.0, -2.0, 2.0, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    grad = xp.asarray([[1.0, -2.0, 2.0, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]], dtype=xp.float64)
     delta = to_numpy(k_support.steepest_ascent(grad, 3.0, 2))
     np.testing.assert_allclose(delta, [[0, -3 / math.sqrt(2), 3 / math.sqrt(2), 0, 0],
                                        [0, 0, 0, 0, 0]], rtol=1e-15)

@@ -61,7 +61,7 @@ def test_single_pixel_is_not_the_l1_normalised_gradient():
 @pytest.mark.parametrize("p", [1 + 2 ** -52, 1.0001, 1.001, 1e4, 1e6, 1e12])
 def test_no_nan_or_inf_at_extreme_exponents(xp, p):
     grad = xp.asarray([[1e300, -1e-300, 3.0, 0.0], [1e-300, 2e-300, 0.0, -1e-310],
-                       [1.0, 1.0, -1.0, 1.0]])
+                       [1.0, 1.0, -1.0, 1.0]], dtype=xp.float64)  # torch's default is float32
     delta = lp.steepest_ascent(grad, 1.0, p)
     assert np.all(np.isfinite(to_numpy(delta)))
     np.testing.assert_allclose(to_numpy(lp.norm(delta, p)), 1.0, rtol=1e-9)
@@ -78,7 +78,7 @@ def test_norm_matches_numpy_and_is_stable(xp):
         np.testing.assert_allclose(to_numpy(lp.dual_norm(x, p)),
                                    np.linalg.norm(x_np.reshape(3, -1), ord=lp.dual_exponent(p),
                                                   axis=1), rtol=1e-13)
-    huge = xp.asarray([[1e200, 1e200], [1e-200, 0.0]])
+    huge = xp.asarray([[1e200, 1e200], [1e-200, 0.0]], dtype=xp.float64)
     np.testing.assert_allclose(to_numpy(lp.norm(huge, 2)), [math.sqrt(2) * 1e200, 1e-200])
     np.testing.assert_allclose(to_numpy(lp.norm(huge, 1e6)), [1e200, 1e-200], rtol=1e-5)
 
