@@ -11,8 +11,9 @@ parameters and ``grad(loss, argnum=1)`` in the inputs with the same model::
 
 from refimpl.nn.architectures import MODELS, build
 from refimpl.nn.init import get_initializer, glorot_uniform, he_normal, uniform, zeros
-from refimpl.nn.layers import (BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d,
-                               Maxout, ReLU, Sigmoid, Tanh, collect_state, state_keys)
+from refimpl.nn.batchnorm import BatchNorm, collect_state, state_keys
+from refimpl.nn.layers import (Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, Maxout, ReLU,
+                               Sigmoid, Tanh)
 from refimpl.nn.losses import cross_entropy, logistic, softplus
 from refimpl.nn.models import Model, Sequential, count_parameters
 from refimpl.nn.optim import SGD, Adam, max_norm, piecewise_constant

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from refimpl.nn.layers import (BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Maxout,
-                               ReLU, Sigmoid, Tanh)
+from refimpl.nn.batchnorm import BatchNorm
+from refimpl.nn.layers import Conv2d, Dense, Dropout, Flatten, MaxPool2d, Maxout, ReLU, Sigmoid, Tanh
 from refimpl.nn.models import Model
 
 __all__ = ["build", "MODELS"]

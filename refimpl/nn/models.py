@@ -13,7 +13,8 @@ import math
 from typing import Any, Sequence
 
 from refimpl.backend import default_float
-from refimpl.nn.layers import Layer, MaxPool2d, ReLU, record_state
+from refimpl.nn.batchnorm import record_state
+from refimpl.nn.layers import Layer, MaxPool2d, ReLU
 
 __all__ = ["Sequential", "Model", "count_parameters"]
 

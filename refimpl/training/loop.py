@@ -28,7 +28,7 @@ import numpy as np
 from refimpl._progress import bars_wanted, tqdm
 from refimpl.autodiff import value_and_grad
 from refimpl.backend import device_of, get_namespace, make_rng, to_numpy
-from refimpl.nn.layers import collect_state
+from refimpl.nn.batchnorm import collect_state
 from refimpl.nn.optim import max_norm
 from refimpl.training.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.training.methods import normal
