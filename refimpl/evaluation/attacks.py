@@ -145,7 +145,7 @@ def accuracy(model, params: dict, x: Array, y: Array, *, batch_size: int = 1000)
     hits = 0
     for start, stop in batches(x.shape[0], batch_size):
         logits, yb = model.apply(params, x[start:stop, ...]), y[start:stop]
-        check_label_range(yb, logits)
+        check_label_range(yb, logits.shape[1])
         hits += count_correct(logits, yb)
     return hits / x.shape[0]
 
@@ -172,6 +172,6 @@ def accuracy_under_attack(model, params: dict, x: Array, y: Array, attack: Any, 
     hits = 0
     for _, x_adv, yb in walk:
         logits = model.apply(params, x_adv)
-        check_label_range(yb, logits)
+        check_label_range(yb, logits.shape[1])
         hits += count_correct(logits, yb)
     return hits / x.shape[0]

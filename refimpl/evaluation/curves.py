@@ -94,7 +94,7 @@ def gaussian_noise_error(model, params: dict, x: Array, y: Array, *,
                 if sigma > 0:
                     xb = xb + gaussian_noise(rng, xb, sigma)
                 logits, yb = model.apply(params, xb), y[start:stop]
-                check_label_range(yb, logits)
+                check_label_range(yb, logits.shape[1])
                 hits += count_correct(logits, yb)
         errors[sigma] = 1.0 - hits / (n * (1 if sigma == 0 else draws))
     return errors

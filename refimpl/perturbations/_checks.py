@@ -20,7 +20,7 @@ from refimpl.tracer import getval
 
 from . import lp
 from ._batch import check_radius, per_example
-from ._model import AttackResult
+from ._model import AttackResult, check_label_range  # defined there, with the other label checks
 
 Array = Any
 
@@ -100,14 +100,6 @@ def check_count(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
     return value
-
-
-def check_label_range(y: Array, num_classes: int, name: str = "y") -> None:
-    """A ValueError naming ``name`` unless every label is in [0, num_classes) (one host sync)."""
-    xp = get_namespace(y)
-    if y.shape[0] and not bool(xp.all((y >= 0) & (y < num_classes))):
-        raise ValueError(f"{name}: expected class indices in [0, {num_classes}) (the model has "
-                         f"{num_classes} logits), got min {int(xp.min(y))}, max {int(xp.max(y))}")
 
 
 def check_clip(clip: Any, required: bool = False) -> tuple[float, float] | None:

@@ -70,16 +70,16 @@ def check_labels(y: Array, x: Array, name: str = "y") -> None:
         raise ValueError("x: expected at least one example, got an empty batch")
 
 
-def check_label_range(y: Array, logits: Array, name: str = "y") -> None:
-    """Raise a ValueError naming ``name`` unless every label is a class of logits (N, K).
+def check_label_range(y: Array, num_classes: int, name: str = "y") -> None:
+    """Raise a ValueError naming ``name`` unless every label is in [0, num_classes).
 
     Reads one boolean from the device: for public entries only, never inside a training step.
     """
-    xp = get_namespace(logits)
-    k = logits.shape[1]
-    if not bool(xp.all((y >= 0) & (y < k))):
-        raise ValueError(f"{name}: expected class labels in [0, {k}) (the model has {k} "
-                         f"outputs), got a label outside that range")
+    xp = get_namespace(y)
+    if y.shape[0] and not bool(xp.all((y >= 0) & (y < num_classes))):
+        raise ValueError(f"{name}: expected class labels in [0, {num_classes}) (the model has "
+                         f"{num_classes} outputs), got labels from {int(xp.min(y))} to "
+                         f"{int(xp.max(y))}")
 
 
 def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
@@ -91,7 +91,7 @@ def logits_and_input_gradient(logits_fn: Callable, x: Array, y: Array,
     check_input(x)
     check_labels(y, x)
     logits, gradient = loss_and_input_gradient(logits_fn, x, y, loss_fn)
-    check_label_range(y, logits)
+    check_label_range(y, logits.shape[1])
     return logits, gradient
 
 

@@ -87,7 +87,7 @@ def one_step(logits_fn: Callable, x: Array, y: Array, *, family: Any = None,
     result, logits = one_step_unchecked(logits_fn, x, y, rule, radius=radius, clip=clip,
                                         only_correct=only_correct, rng=rng, loss_fn=loss_fn)
     if logits is not None:
-        check_label_range(y, logits)
+        check_label_range(y, logits.shape[1])
     return result
 
 

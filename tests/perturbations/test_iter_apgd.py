@@ -82,7 +82,7 @@ def test_apgd_zero_gradients_batch_independence_and_errors(xp):
         apgd_ce(f, x, y, radius=0.1, steps=0)
     with pytest.raises(ValueError, match="momentum"):
         apgd_ce(f, x, y, radius=0.1, momentum=1.5)
-    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"y: expected class labels in \[0, 2\)"):
         apgd_ce(f, x, xp.asarray(np.array([0, 1, 5, 0])), radius=0.1)
 
 

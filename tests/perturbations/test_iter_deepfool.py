@@ -126,7 +126,7 @@ def test_deepfool_rejects_bad_arguments(xp):
         deepfool(f, x, y, overshoot=-0.1)
     with pytest.raises(ValueError, match="candidates"):
         deepfool(f, x, y, candidates=1)
-    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 4\)"):
+    with pytest.raises(ValueError, match=r"y: expected class labels in \[0, 4\)"):
         deepfool(f, x, xp.asarray(np.array([0, 4])))
     with pytest.raises(ValueError, match="y: expected integer labels"):
         deepfool(f, x, xp.asarray(np.array([0.0, 1.0])))

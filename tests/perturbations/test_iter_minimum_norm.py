@@ -77,7 +77,7 @@ def test_cw_on_every_backend_conventions_and_errors(xp):
         cw_l2(f, x, y, search_steps=0)
     with pytest.raises(ValueError, match="x: Carlini-Wagner needs inputs inside the box"):
         cw_l2(f, x + 1.0, y)
-    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"y: expected class labels in \[0, 3\)"):
         cw_l2(f, x, xp.asarray(np.array([0, 1, 2, 3])))
 
 
