@@ -1,14 +1,13 @@
-"""Helpers shared by the measurements: averaging over seeds and the evaluation settings of
-the papers, translated to the evaluation code this runs with (adapt here after API changes)."""
+"""Helpers shared by the measurements: averaging over seeds, attack specs and the papers'
+evaluation settings."""
 
 from __future__ import annotations
 
-import inspect
 import statistics
 
 from refimpl import evaluation
 
-__all__ = ["aggregate", "attack_name", "attack_spec", "papers_settings"]
+__all__ = ["aggregate", "attack_spec", "papers_settings"]
 
 
 def aggregate(per_seed: list[list[dict]], columns: list[str]) -> list[dict]:
@@ -40,24 +39,10 @@ def attack_spec(name: str) -> tuple[str, dict]:
     return name, {}
 
 
-def attack_name(name: str) -> str:
-    """The registry name of ``name`` in the evaluation code this runs with.
-
-    The experiments use this round's names ("sign_l2": sign(grad) rescaled to l2 norm c,
-    papers 000/004); before that name existed the same attack was "linf". Adapt here, once.
-    """
-    base, _ = attack_spec(name)
-    if base == "sign_l2" and "sign_l2" not in evaluation.ATTACKS:
-        return name.replace("sign_l2", "linf")
-    return name
-
-
-def papers_settings(function, experiment) -> dict:
-    """The papers' evaluation settings, as keywords ``function`` accepts: no clipping, only
-    correctly classified points attacked, and (Huang, K-support) each attack's gradient taken
-    with the network in training mode (``attack_mode="train"``; predictions in eval mode).
-    TODO(lead): once every evaluation function takes these, pass them directly."""
-    wanted = {"clip": None, "only_correct": True,
-              "attack_mode": experiment.settings.get("attack_mode", "eval")}
-    accepted = inspect.signature(function).parameters
-    return {key: value for key, value in wanted.items() if key in accepted}
+def papers_settings(experiment) -> dict:
+    """The papers' evaluation settings, as keywords of the evaluation functions: no clipping,
+    only correctly classified points attacked, and (Huang, K-support) each attack's gradient
+    taken with the network in training mode (``attack_mode="train"``; predictions in eval
+    mode)."""
+    return {"clip": None, "only_correct": True,
+            "attack_mode": experiment.settings.get("attack_mode", "eval")}

@@ -7,7 +7,7 @@ import statistics
 
 from refimpl import evaluation
 
-from ._common import attack_name, attack_spec, papers_settings
+from ._common import attack_spec, papers_settings
 
 __all__ = ["attack_curves", "precision_recall"]
 
@@ -18,10 +18,10 @@ def attack_curves(experiment, trained: dict, data, ctx) -> dict:
     attacks, magnitudes = experiment.settings["attacks"], experiment.settings["magnitudes"]
     curves = {}
     for label, runs in trained.items():
-        names = [attack_name(a) for a in attacks]
+        names = [a for a in attacks]
         per_seed = [evaluation.accuracy_vs_magnitude(
             r.model, r.params, data.x_test, data.y_test, attacks=names, magnitudes=magnitudes,
-            seed=seed, **papers_settings(evaluation.accuracy_vs_magnitude, experiment))
+            seed=seed, **papers_settings(experiment))
             for r, seed in zip(runs, ctx.seeds)]
         for attack in names:
             name = label if experiment.settings.get("per_model") else evaluation.TITLES[attack]
@@ -47,11 +47,11 @@ def precision_recall(experiment, trained: dict, data, ctx) -> dict:
         curves = {}
         for label, runs in trained.items():
             run, seed = runs[0], ctx.seeds[0]
-            attack, overrides = attack_spec(attack_name(name))
+            attack, overrides = attack_spec(name)
             x = data.x_test if attack == "clean" else evaluation.perturb(
                 run.model, run.params, data.x_test, data.y_test, attack,
                 radius=experiment.settings["radius"], seed=seed, **overrides,
-                **papers_settings(evaluation.perturb, experiment))
+                **papers_settings(experiment))
             pr = evaluation.precision_recall(run.model, run.params, x, data.y_test)
             curves[label] = (pr["recall"], pr["precision"], pr["average_precision"])
             rows.setdefault(label, {"model": label})[name] = pr["average_precision"]
@@ -73,7 +73,7 @@ def _curve_claims(name, curves, magnitudes) -> list:
         return [("Adv_Alpha <= Adv_Loss < Adv_Loss_Sign at every magnitude > 0",
                  all(a[i] <= l[i] + 1e-12 and l[i] < s[i] for i in inner))]
     if name == "ksup-fig4":
-        k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES[attack_name("sign_l2")]]
+        k, s = curves[evaluation.TITLES["k_support"]], curves[evaluation.TITLES["sign_l2"]]
         return [("K-support noise lowers accuracy more than l_inf (sign) noise at every "
                  "magnitude > 0", all(k[i] <= s[i] for i in inner))]
     if name == "huang-fig2":

@@ -9,14 +9,13 @@ checked on our numbers). Plots are drawn by :mod:`refimpl.plotting`, imported he
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Callable
 
 from refimpl import evaluation
 from refimpl.backend import to_numpy
 
-from ._common import aggregate, attack_name, papers_settings
+from ._common import aggregate, papers_settings
 from .curves import attack_curves, precision_recall
 from .extra import clean_error, gaussian_error, single_pixel_examples
 
@@ -24,23 +23,17 @@ __all__ = ["MEASUREMENTS"]
 
 
 def attack_mode_used(experiment) -> str:
-    """The attack mode the evaluation code actually applied (for the result's notes)."""
-    wanted = experiment.settings.get("attack_mode", "eval")
-    accepted = "attack_mode" in inspect.signature(evaluation.robustness_table).parameters
-    return wanted if accepted else "eval (this evaluation code has no attack_mode yet)"
+    """The attack mode of the evaluation (for the result's notes)."""
+    return experiment.settings.get("attack_mode", "eval")
 
 
 def _table(models, data, experiment, seed, attacks, radius, ctx, **kwargs) -> list[dict]:
-    """robustness_table with the papers' settings, attack names translated, plus the PGD
-    column when the experiment asks for it."""
-    names = [attack_name(a) for a in attacks]
+    """robustness_table with the papers' settings, plus the PGD column when the experiment
+    asks for it."""
     rows = evaluation.robustness_table(
-        models, data.x_test, data.y_test, attacks=names, radius=radius, seed=seed,
-        progress=not ctx.quiet, **kwargs, **papers_settings(evaluation.robustness_table,
-                                                             experiment))
+        models, data.x_test, data.y_test, attacks=list(attacks), radius=radius, seed=seed,
+        progress=not ctx.quiet, **kwargs, **papers_settings(experiment))
     for row in rows:
-        for ours, theirs in zip(attacks, names):
-            row[ours] = row.pop(theirs) if ours != theirs else row[ours]
         if experiment.settings.get("pgd"):
             model, params = models[row["model"]]
             row[PGD_COLUMN] = pgd_accuracy(model, params, data.x_test, data.y_test,
@@ -121,10 +114,10 @@ def _examples(trained: dict, data, ctx, attacks, radius, count: int = 8) -> list
     run, x, y = runs[0], data.x_test[:count], data.y_test[:count]
     rows = {"clean": to_numpy(x)}
     for attack in attacks:
-        x_adv = evaluation.perturb(run.model, run.params, x, y, attack_name(attack),
+        x_adv = evaluation.perturb(run.model, run.params, x, y, attack,
                                    radius=radius, only_correct=False, seed=ctx.seeds[0],
                                    clip=None)
-        rows[evaluation.TITLES[attack_name(attack)]] = to_numpy(x_adv)
+        rows[evaluation.TITLES[attack]] = to_numpy(x_adv)
     predictions = {}
     for name, images in rows.items():
         logits = to_numpy(run.model.apply(run.params, _on(x, images)))
