@@ -7,7 +7,6 @@ returns the per-example losses (N,): take their mean for a batch loss.
 
 from __future__ import annotations
 
-from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
 from ._util import array_and_namespace, as_array, xp_of

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import statistics
 
-from refimpl import evaluation
-
 __all__ = ["aggregate", "attack_spec", "papers_settings"]
 
 
