@@ -24,15 +24,12 @@ import math
 from typing import Any, Callable
 
 from refimpl.backend import get_namespace
-from refimpl.tracer import getval
 
-from ._batch import check_radius, count_true, flat, per_example
-from ._checks import (check_clip, check_count, check_label_range, check_positive,
-                      on_device_of, per_example_loss, resolve_family)
+from ._batch import count_true, flat, per_example
+from ._checks import check_count, check_positive, per_example_loss, resolve_family
 from ._model import (AttackResult, check_input, check_labels, correct, finish,
                      logits_and_input_gradient)
-from .external import checked_logits
-from .projected_gradient import random_in_ball
+from .projected_gradient import checked_restarts, random_in_ball
 
 Array = Any
 
@@ -76,17 +73,11 @@ def apgd_ce(logits_fn: Callable, x: Array, y: Array, *, radius: Any, steps: int 
     check_labels(y, x)
     chosen = resolve_family(p, family, allowed=(2.0, math.inf), attack="APGD")
     check_count(steps, "steps")
-    check_count(restarts, "restarts")
     for value, name in ((momentum, "momentum"), (rho, "rho")):
         if check_positive(value, name) > 1:
             raise ValueError(f"{name}: expected a number in (0, 1], got {value!r}")
-    if restarts > 1 and rng is None:
-        raise ValueError(f"restarts: {restarts} restarts need an rng for their random starts")
-    clip = check_clip(clip)
-    r = on_device_of(check_radius(radius, x), x)
-    clean = getval(checked_logits(logits_fn, x))
-    check_label_range(y, clean.shape[1])
-    perturb = correct(clean, y) if only_correct else None
+    clip, r, perturb = checked_restarts(logits_fn, x, y, radius, restarts, rng, clip,
+                                        only_correct)
     best, best_loss, best_wrong, zero = xp.zeros_like(x), None, None, None
     for _ in range(restarts):
         start = xp.zeros_like(x) if rng is None else random_in_ball(rng, x, r, chosen)

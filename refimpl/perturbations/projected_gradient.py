@@ -29,7 +29,7 @@ from .external import checked_logits
 
 Array = Any
 
-__all__ = ["pgd", "random_in_ball"]
+__all__ = ["pgd", "random_in_ball", "checked_restarts"]
 
 
 def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, step_size: float, steps: int,
@@ -63,14 +63,8 @@ def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, step_size: floa
     chosen = resolve_family(p, family)
     step_size = check_positive(step_size, "step_size")
     check_count(steps, "steps")
-    check_count(restarts, "restarts")
-    if restarts > 1 and rng is None:
-        raise ValueError(f"restarts: {restarts} restarts need an rng for their random starts")
-    clip = check_clip(clip)
-    r = on_device_of(check_radius(radius, x), x)
-    clean = getval(checked_logits(logits_fn, x))
-    check_label_range(y, clean.shape[1])
-    perturb = correct(clean, y) if only_correct else None
+    clip, r, perturb = checked_restarts(logits_fn, x, y, radius, restarts, rng, clip,
+                                        only_correct)
     n = x.shape[0]
     best = xp.zeros_like(x)
     best_loss = xp.full((n,), -math.inf, dtype=x.dtype, device=x.device)
@@ -94,6 +88,24 @@ def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, step_size: floa
         best_wrong = best_wrong | wrong
     x_adv, delta = finish(x, best, perturb=perturb)
     return AttackResult(x_adv, delta, count_true(zero & perturb if only_correct else zero))
+
+
+def checked_restarts(logits_fn: Callable, x: Array, y: Array, radius: Any, restarts: int, rng,
+                     clip: Any, only_correct: bool) -> tuple:
+    """The checks and the clean pass shared by the multi-restart attacks (PGD, APGD-CE).
+
+    Returns (clip as a pair or None, the radii (N,) on x's device, the rows to perturb: the
+    correctly classified ones when ``only_correct``, else None). Raises naming ``restarts``,
+    ``clip``, ``radius`` or ``y`` (labels outside the model's classes: one host sync).
+    """
+    check_count(restarts, "restarts")
+    if restarts > 1 and rng is None:
+        raise ValueError(f"restarts: {restarts} restarts need an rng for their random starts")
+    clip = check_clip(clip)
+    r = on_device_of(check_radius(radius, x), x)
+    clean = getval(checked_logits(logits_fn, x))
+    check_label_range(y, clean.shape[1])
+    return clip, r, correct(clean, y) if only_correct else None
 
 
 def random_in_ball(rng, x: Array, r: Array, family: Any) -> Array:
