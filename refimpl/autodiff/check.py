@@ -78,7 +78,8 @@ def check_grads(f: Callable, args: Sequence, *, order: int = 1, eps: float = 1e-
         args: the point: a sequence of arrays, floats or trees of them, cast to float64 here.
         order: 1 checks the VJPs; 2 also the VJPs of the VJPs; and so on.
         eps: the finite-difference step along the unit-scale random direction.
-        rtol, atol: tolerance on the two directional derivatives.
+        rtol: relative tolerance on the two directional derivatives.
+        atol: absolute tolerance on them.
         seed: seed of the random directions.
 
     Raises:

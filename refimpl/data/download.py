@@ -77,7 +77,8 @@ def fetch(url: str, dest, *, sha256: str | None = None, md5: str | None = None,
     Args:
         url: an ``http``, ``https`` or ``file`` URL.
         dest: the path to write (its folder is created if needed).
-        sha256, md5: expected hex digests, or ``None`` to skip that check.
+        sha256: the expected SHA-256 hex digest, or ``None`` to skip that check.
+        md5: the expected MD5 hex digest, or ``None`` to skip that check.
         timeout: seconds to wait for the server before giving up.
 
     Returns:

@@ -106,7 +106,8 @@ def perturb(model, params: dict, x: Array, y: Array, attack: Any, *, radius: flo
     """The perturbed test set x_adv = x + delta, delta from ``attack`` against (model, params).
 
     Args:
-        model, params: the model scored; its ``apply(params, x)`` gives logits (N, K).
+        model: the model scored; its ``apply(params, x)`` gives logits (N, K).
+        params: its parameters.
         x: (N, ...) inputs; y: (N,) integer labels in [0, K), of the library of the parameters.
         attack: a name of :data:`ATTACKS` (or an :class:`Attack`), or "clean" (a copy of x).
         radius: the magnitude, >= 0, in the attack's norm (``ATTACKS[name].norm``).

@@ -95,7 +95,10 @@ def build_fixed_set(model, params: dict, x: Any, y: Any, *, attacks: Sequence[st
     Rows are grouped by attack, in the order of ``attacks``, then by test index.
 
     Args:
-        model, params: the baseline; x (N, ...), y (N,): the test set.
+        model: the baseline.
+        params: its parameters.
+        x: (N, ...) the test inputs.
+        y: (N,) their labels.
         attacks: names from :data:`ATTACKS` (paper 001: "l1", "l2", "fgsm").
         radius: one magnitude, or attack -> magnitude (covering every attack).
         seed: the seed of the random attacks (one generator per attack, as in ``perturb``).

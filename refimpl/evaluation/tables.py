@@ -120,7 +120,11 @@ def accuracy_vs_magnitude(model, params: dict, x: Array, y: Array, *, attacks: S
         x: (N, ...) inputs; y: (N,) labels.
         attacks: names from :data:`ATTACKS`.
         magnitudes: the radii c >= 0, each in its attack's norm, in any order.
-        seed, batch_size, only_correct, clip, attack_mode: as in :func:`accuracy_under_attack`.
+        seed: as in :func:`accuracy_under_attack`.
+        batch_size: as there.
+        only_correct: as there.
+        clip: as there.
+        attack_mode: as there.
 
     Returns:
         attack -> accuracies (Python floats in [0, 1]), one per magnitude.

@@ -83,7 +83,8 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0):
         x: images (N, C, H, W).
         weight: filters (O, C, KH, KW).
         bias: (O,) or ``None``.
-        stride, padding: ints or (vertical, horizontal) pairs; padding is with zeros.
+        stride: an int or a (vertical, horizontal) pair.
+        padding: an int or a (vertical, horizontal) pair of zero rows / columns.
 
     Returns:
         (N, O, OH, OW) with OH = floor((H + 2 padding - KH) / stride) + 1, likewise OW.

@@ -58,7 +58,8 @@ def apgd_ce(logits_fn: Callable, x: Array, y: Array, *, radius: Any, steps: int 
         x: (N, ...) inputs (unchanged); y: (N,) integer labels in [0, K).
         radius: a number >= 0 or (N,).
         steps: >= 1 iterations per restart (one forward and backward pass each).
-        p, family: p = inf or 2, or a family value (then pass ``p=None``).
+        p: inf or 2; ``None`` when ``family`` is given.
+        family: a family value instead of ``p``.
         rng: with it each restart starts uniformly in the ball; without, from x.
         restarts: >= 1 runs (more need ``rng``); each example keeps the run that misclassifies
             it, else the one of highest loss.

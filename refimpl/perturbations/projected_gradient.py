@@ -44,8 +44,8 @@ def pgd(logits_fn: Callable, x: Array, y: Array, *, radius: Any, step_size: floa
         radius: a number >= 0 or (N,): the ball's size in the family's norm.
         step_size: > 0, the size of each steepest-ascent step in the same norm.
         steps: >= 1 steps per restart.
-        p, family: exactly one: a norm exponent, or a value with ``steepest_ascent(grad,
-            radius)`` and ``project(delta, radius)``.
+        p: a norm exponent; give exactly one of ``p`` and ``family``.
+        family: a value with ``steepest_ascent(grad, radius)`` and ``project(delta, radius)``.
         rng: a :class:`refimpl.backend.Random`; with it each restart starts at a uniform draw
             in the ball, without it the single run starts at delta = 0.
         restarts: >= 1 runs; more than one needs ``rng``.

@@ -89,9 +89,11 @@ def reproduce(name: str, *, out="runs/reproduce", epochs: int | None = None,
         subset: train on the first N training examples; test_subset: score the first N test
             examples (quick runs; the defaults are the papers' full sets).
         seeds: one training run per seed for every model; tables report the mean.
-        xp, dtype: the array namespace (NumPy by default) and float dtype (float32).
-        jobs, scheduler, threads: train the networks in ``jobs`` processes, or on the Dask
-            cluster at ``scheduler``, sharing ``threads`` BLAS threads (:mod:`.parallel`).
+        xp: the array namespace (NumPy by default).
+        dtype: the float dtype (float32 by default).
+        jobs: train the networks in this many processes (:mod:`.parallel`).
+        scheduler: ``tcp://HOST:PORT`` of a Dask cluster to train them on instead.
+        threads: the BLAS threads the jobs share.
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"name: unknown experiment {name!r}; choose one of "

@@ -45,7 +45,8 @@ def train_all(runs: Sequence, seeds: Sequence[int], train_one: Callable, *, jobs
     """``{run.label: [train_one(run, seed) for seed in seeds]}``, serially or in parallel.
 
     Args:
-        runs, seeds: the networks to train, one per (run, seed).
+        runs: the networks to train, one per (run, seed).
+        seeds: the seeds of each run.
         train_one: ``train_one(run, seed, quiet=...) -> Trained`` (picklable with cloudpickle,
             as closures are).
         jobs: parallel worker processes; 1 (and no scheduler) trains in this process.

@@ -85,10 +85,12 @@ def check_steepest_ascent(steepest_ascent: Callable, norm: Callable, dual_norm: 
     and a zero radius give a zero delta; an (N,) radius acts row by row.
 
     Args:
-        steepest_ascent, norm, dual_norm: ``(grad, radius, **params) -> delta``,
-            ``(x, **params) -> (N,)`` and ``(g, **params) -> (N,)``.
+        steepest_ascent: ``(grad, radius, **params) -> delta``.
+        norm: ``(x, **params) -> (N,)``.
+        dual_norm: ``(g, **params) -> (N,)``.
         grad: (N, ...) a gradient batch; radius: a number >= 0 or (N,).
-        rtol, atol: tolerances, relative to radius * dual_norm(grad).
+        rtol: the checks' relative tolerance (at the scale of radius * dual_norm(grad)).
+        atol: their absolute tolerance.
     """
     xp = get_namespace(grad)
     before = _np(grad).copy()

@@ -45,7 +45,9 @@ def gradient_batches(draw, xp: Any = None, *, shape=None, max_batch: int = 4, ma
     Args:
         xp: the namespace of the arrays drawn (NumPy when omitted).
         shape: a fixed shape, or None to draw one with :func:`batch_shapes`.
-        max_batch, max_dim, images: bounds on drawn shapes.
+        max_batch: the largest drawn batch.
+        max_dim: the largest drawn size of the other axes.
+        images: also draw image shapes (N, C, H, W).
         max_exponent: magnitudes reach 10 ** +-max_exponent.
         zero_rows: sometimes set whole examples to zero.
     """
