@@ -4,8 +4,9 @@ Three measurements, each timed side by side in one run:
 
 1. ``mlp``: one SGD step (lr 0.1) of a ReLU MLP 784-400-400-10 on a float32 batch of 128 with
    the mean softmax cross-entropy. refimpl: ``value_and_grad`` of the library's own model
-   (``nn.build("mlp-400-400")``, ``nn.cross_entropy``), then ``nn.SGD(lr).update``, as
-   ``refimpl train`` runs a step. PyTorch (eager) and JAX (jit, when installed) run the same
+   (``nn.build("mlp-400-400")``, ``nn.cross_entropy_unchecked``: labels are checked once at
+   the training entry, not in every step), then ``nn.SGD(lr).update``, as ``refimpl train``
+   runs a step. PyTorch (eager) and JAX (jit, when installed) run the same
    step from the same parameters (``bench/_peers.py``). By hand: forward, fused
    softmax-CE backward, matmuls, ReLU masks, bias sums, update into the gradient buffers
    (``bench/_handwritten.py``).
@@ -107,13 +108,14 @@ CNN_MODEL = nn.build("lenet", (1, 28, 28))
 
 
 def mlp_loss(params, x, labels):
-    """Mean softmax cross-entropy of the ReLU MLP dense1 -> dense2 -> dense3."""
-    return nn.cross_entropy(MLP_MODEL.apply(params, x), labels)
+    """Mean softmax cross-entropy of the ReLU MLP dense1 -> dense2 -> dense3, as a training
+    step computes it (``train=True``, labels checked once before training)."""
+    return nn.cross_entropy_unchecked(MLP_MODEL.apply(params, x, train=True), labels)
 
 
 def cnn_loss(params, x, labels):
-    """Mean softmax cross-entropy of the LeNet-style CNN."""
-    return nn.cross_entropy(CNN_MODEL.apply(params, x), labels)
+    """Mean softmax cross-entropy of the LeNet-style CNN, as a training step computes it."""
+    return nn.cross_entropy_unchecked(CNN_MODEL.apply(params, x, train=True), labels)
 
 
 def refimpl_sgd(params, grads, lr):

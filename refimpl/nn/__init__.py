@@ -14,7 +14,7 @@ from refimpl.nn.init import get_initializer, glorot_uniform, he_normal, uniform,
 from refimpl.nn.batchnorm import BatchNorm, collect_state, state_keys
 from refimpl.nn.layers import (Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, Maxout, ReLU,
                                Sigmoid, Tanh)
-from refimpl.nn.losses import cross_entropy, logistic, softplus
+from refimpl.nn.losses import cross_entropy, cross_entropy_unchecked, logistic, softplus
 from refimpl.nn.models import Model, Sequential, count_parameters
 from refimpl.nn.optim import SGD, Adam, max_norm, piecewise_constant
 
@@ -22,5 +22,6 @@ __all__ = [
     "MODELS", "build", "Model", "Sequential", "count_parameters",
     "Layer", "Dense", "Conv2d", "MaxPool2d", "Flatten", "Dropout", "ReLU", "Sigmoid", "Tanh",
     "Maxout", "BatchNorm", "collect_state", "state_keys", "he_normal", "glorot_uniform", "uniform", "zeros", "get_initializer",
-    "cross_entropy", "logistic", "softplus", "SGD", "Adam", "max_norm", "piecewise_constant",
+    "cross_entropy", "cross_entropy_unchecked", "logistic", "softplus",
+    "SGD", "Adam", "max_norm", "piecewise_constant",
 ]

@@ -8,7 +8,7 @@ import math
 import array_api_compat
 
 from refimpl.backend import check_one_library, get_namespace, namespace_by_name
-from refimpl.tracer import getval
+from refimpl.tracer import Tensor, getval
 
 PYTHON_SCALARS = (bool, int, float)
 _NUMPY_SCALAR = namespace_by_name("numpy").generic  # numpy.float64(1.0) and friends
@@ -35,6 +35,34 @@ def xp_of(*xs, name: str = "arrays"):
     if xp is None:
         xp = _NAMESPACE_OF_TYPE[kind] = get_namespace(array, name=name)  # raises for no array
     return xp
+
+
+def untraced(*xs) -> bool:
+    """True when no argument is a box (:class:`~refimpl.tracer.Tensor`).
+
+    A VJP whose inputs are all raw runs at first order: nothing it computes is recorded, so it
+    may call the namespace directly instead of dispatching through primitives. Its result
+    must be the one the primitive path gives, which stays for higher orders.
+    """
+    for x in xs:
+        if type(x) is Tensor:
+            return False
+    return True
+
+
+def times_mask(g, mask):
+    """``g * mask`` for a raw float ``g`` and a boolean ``mask`` of its shape, in g's dtype.
+
+    NumPy, CuPy and PyTorch multiply by a bool array directly, reading one byte per entry
+    instead of a float mask's four; the array API standard defines no bool * float, so other
+    libraries get the mask cast to g's dtype first. The values are the same either way
+    (``-0.0`` where a negative entry of g is masked, NaN where g is NaN).
+    """
+    if (array_api_compat.is_numpy_array(g) or array_api_compat.is_cupy_array(g)
+            or array_api_compat.is_torch_array(g)):
+        return g * mask
+    xp = xp_of(g)
+    return xp.multiply(g, xp.astype(mask, g.dtype))
 
 
 def one_library(x, y, name: str):

@@ -12,7 +12,8 @@ import math
 
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, as_array, is_scalar, one_library, shape_of, xp_of
+from ._util import (array_and_namespace, as_array, is_scalar, one_library, shape_of, times_mask,
+                    untraced, xp_of)
 from .arithmetic import (add, divide, multiply, negative, operands, subtract, unbroadcast, where,
                          zeros_like_value)
 
@@ -201,6 +202,8 @@ def relu(x):
 @relu.defvjp
 def relu_vjp(g, out, x):
     x = getval(x)
+    if untraced(g):  # first order: the bool mask without a float copy or a dispatch
+        return times_mask(g, x > 0)
     return multiply(g, xp_of(x).astype(x > 0, x.dtype))  # 3x faster than where(x > 0, g, 0)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from refimpl.tracer import getval, primitive
 
-from ._util import array_and_namespace, as_array, xp_of
+from ._util import array_and_namespace, as_array, untraced, xp_of
 from .arithmetic import multiply, subtract
 from .elementwise import exp
 from .shape import broadcast_to, reshape
@@ -239,7 +239,7 @@ def softmax_cross_entropy_vjp(g, out, logits, labels, *, check=True):
     p (1 - t) - t sum_j p_j (1 - t_j). Targets (N, K) use p - t. Written with differentiable
     ops, so second derivatives work.
     """
-    if _is_classes(labels) and g is getval(g) and logits is getval(logits):
+    if _is_classes(labels) and untraced(g, logits):
         return _class_gradient(g, logits, labels)  # first order: the same values, fewer calls
     p = softmax(logits, axis=-1)
     if _is_classes(labels):

@@ -8,6 +8,8 @@ from conftest import assert_namespace, check_op, distinct, rand
 from refimpl import ops
 from refimpl.autodiff import check_grads, grad
 from refimpl.backend import to_numpy
+from refimpl.ops._util import times_mask
+from refimpl.tracer import getval
 
 SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)),
                ((), (3,)), ((5,), ())]
@@ -176,3 +178,29 @@ def test_scalar_operands_keep_dtype_and_namespace(xp):
         assert out.dtype == xp.float64 and tuple(out.shape) == (2, 3)
     x = distinct(xp, np.random.default_rng(9), (2, 3))
     check_grads(lambda x: ops.maximum(ops.multiply(2.0, x), 0.0), (x,), order=2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_first_order_relu_gradient_equals_the_traced_path(xp, dtype):
+    # at first order relu's VJP multiplies by the bool mask (times_mask); under an outer trace
+    # by the mask cast to floats: the same values, -0.0 and NaN included
+    g_np = np.array([[-2.0, 3.0, np.nan, -0.5], [1.0, -1.0, np.nan, 0.0]], dtype=dtype)
+    x_np = np.array([[-1.0, 2.0, -3.0, 0.0], [4.0, 0.0, 5.0, -6.0]], dtype=dtype)
+    g, x = xp.asarray(g_np), xp.asarray(x_np)
+    plain = times_mask(g, x > 0)
+    assert_namespace(plain, xp)
+    assert plain.dtype == g.dtype
+    want = g_np * (x_np > 0).astype(dtype)
+    np.testing.assert_array_equal(to_numpy(plain), want)
+    np.testing.assert_array_equal(np.signbit(to_numpy(plain)), np.signbit(want))
+
+    def first(x):
+        return grad(lambda a: ops.sum(ops.relu(a) * ops.sin(x)))(x)
+    seen = {}
+
+    def outer(x):
+        g = first(x)
+        seen["g"] = getval(g)
+        return ops.sum(g)
+    grad(outer)(x)
+    np.testing.assert_array_equal(to_numpy(seen["g"]), to_numpy(first(x)))

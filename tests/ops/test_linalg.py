@@ -5,8 +5,9 @@ import pytest
 from conftest import assert_namespace, check_op, rand
 
 from refimpl import ops
-from refimpl.autodiff import vjp
+from refimpl.autodiff import grad, vjp
 from refimpl.backend import to_numpy
+from refimpl.tracer import getval
 
 SHAPE_PAIRS = [((3, 4), (4, 5)), ((1, 4), (4, 1)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)),
                ((1, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2))]
@@ -56,3 +57,26 @@ def test_linear_rejects_mismatched_shapes(xp):
         ops.linear(x, w, xp.ones((3,)))
     with pytest.raises(ValueError, match="matmul"):
         ops.linear(x, xp.ones((2, 4)), xp.ones((4,)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_first_order_linear_gradients_equal_the_traced_path(xp, dtype):
+    # linear's VJPs call the namespace directly at first order and dispatch through
+    # primitives under an outer trace (second derivatives); both give the same values
+    rng = np.random.default_rng(5)
+    x, w, b = (xp.asarray(rng.normal(size=s).astype(dtype)) for s in ((6, 4), (4, 3), (3,)))
+
+    def loss(x, w, b):
+        return ops.sum(ops.tanh(ops.linear(x, w, b)))
+    first = grad(loss, argnum=(0, 1, 2))
+    seen = {}
+
+    def outer(w):
+        grads = first(x, w, b)
+        seen["grads"] = [getval(g) for g in grads]
+        return ops.sum(grads[1] * grads[1]) + ops.sum(grads[0]) + ops.sum(grads[2])
+    grad(outer)(w)
+    for traced, plain in zip(seen["grads"], first(x, w, b)):
+        assert_namespace(plain, xp)
+        assert plain.dtype == traced.dtype and plain.shape == traced.shape
+        np.testing.assert_array_equal(to_numpy(plain), to_numpy(traced))
