@@ -29,7 +29,7 @@ from refimpl._progress import bars_wanted, tqdm
 from refimpl.autodiff import value_and_grad
 from refimpl.backend import device_of, get_namespace, make_rng, to_numpy
 from refimpl.nn.batchnorm import collect_state
-from refimpl.nn.optim import max_norm
+from refimpl.nn.optim import SGD, max_norm
 from refimpl.training.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.training.methods import normal
 from refimpl.training.metrics import check_data, check_pairs, evaluate
@@ -133,6 +133,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
             log(f"resuming from {checkpoint} after epoch {start}")
     bar_off = quiet or not bars_wanted()
     steps_per_epoch = math.ceil(n / batch_size)
+    # each step's gradients are read by the update only, so SGD may write into them
+    give_up_grads = {"reuse_grads": True} if isinstance(optimizer, SGD) else {}
     for epoch in range(start, epochs):
         began = time.perf_counter()
         lr = schedule(epoch) if schedule is not None else optimizer.lr
@@ -149,7 +151,8 @@ def fit(model, params: dict, train: tuple, *, optimizer, epochs: int, batch_size
                 with collect_state() as state:  # BatchNorm running statistics, if any
                     loss, grads = step_loss(params, xp.take(x, idx, axis=0),
                                             xp.take(y, idx, axis=0))
-                params, opt_state = optimizer.update(params, grads, opt_state, lr=lr)
+                params, opt_state = optimizer.update(params, grads, opt_state, lr=lr,
+                                                     **give_up_grads)
                 if state:  # non-trainable: replaced, whatever the optimizer did to them
                     params = {**params, **state}
                 if max_norm_limit is not None:

@@ -251,3 +251,51 @@ def test_piecewise_constant():
     assert [schedule(e) for e in (0, 29, 30, 59, 60, 1000)] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
     constant = nn.piecewise_constant(0.5)
     assert {constant(e) for e in range(100)} == {0.5}
+
+
+@pytest.mark.parametrize("setting", list(SGD_SETTINGS))
+def test_sgd_reusing_the_gradients_gives_the_same_parameters(xp, setting):
+    # reuse_grads writes the new parameters into gradient buffers the caller gave up: bitwise
+    # the values of a normal update, the old parameters and the velocity slots untouched
+    params, grads = _problem(xp)
+    optimizer = nn.SGD(**SGD_SETTINGS[setting])
+    plain, state_plain = _run(optimizer, params, grads)
+    state = optimizer.init(params)
+    current = params
+    for g in grads:
+        before = _np(current)
+        given_up = {k: xp.asarray(to_numpy(v).copy()) for k, v in g.items()}
+        current, state = optimizer.update(current, given_up, state, reuse_grads=True)
+        for key, value in before.items():
+            assert not np.shares_memory(to_numpy(current[key]), value)
+    for key in params:
+        np.testing.assert_array_equal(to_numpy(current[key]), to_numpy(plain[key]))
+        if optimizer.momentum:
+            np.testing.assert_array_equal(to_numpy(state["slots"]["velocity"][key]),
+                                          to_numpy(state_plain["slots"]["velocity"][key]))
+
+
+def test_reusable_buffers_are_owned_alone():
+    w, b = np.ones((3, 2)), np.zeros(2)
+    params = {"w": w, "b": b, "c": np.zeros(2), "d": np.zeros(6), "e": np.zeros(2)}
+    owned = np.full((3, 2), 2.0)
+    shared = np.full(2, 3.0)  # one array reached by two parameters (the gradient of b + c)
+    grads = {"w": owned, "b": shared, "c": shared, "d": owned.reshape(6),  # a view of w's
+             "e": np.broadcast_to(np.ones(1), (2,))}
+    assert nn.optim.reusable_buffers(grads, params) == set()  # d's view overlaps w's buffer
+    del grads["d"], params["d"]
+    assert nn.optim.reusable_buffers(grads, params) == {"w"}
+    grads["w"] = w  # a parameter's own array
+    assert nn.optim.reusable_buffers(grads, params) == set()
+    grads["w"] = owned.astype(np.float32)  # another dtype than its parameter
+    assert nn.optim.reusable_buffers(grads, params) == set()
+
+
+def test_reused_update_leaves_unsafe_gradients_alone():
+    params = {"b": np.zeros(2), "c": np.ones(2)}
+    shared = np.full(2, 3.0)
+    new, _ = nn.SGD(0.5).update(params, {"b": shared, "c": shared}, nn.SGD(0.5).init(params),
+                                reuse_grads=True)
+    np.testing.assert_array_equal(shared, [3.0, 3.0])
+    np.testing.assert_array_equal(new["b"], [-1.5, -1.5])
+    np.testing.assert_array_equal(new["c"], [-0.5, -0.5])
