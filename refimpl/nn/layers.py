@@ -139,8 +139,8 @@ class MaxPool2d(Layer):
 
     def __init__(self, kernel_size, *, stride=None, padding=0, ties="share",
                  ceil_mode: bool = False):
-        if ties not in ops.conv.TIES:
-            raise ValueError(f"ties: expected one of {ops.conv.TIES}, got {ties!r}")
+        if ties not in ops.pool.TIES:
+            raise ValueError(f"ties: expected one of {ops.pool.TIES}, got {ties!r}")
         self.ties = ties
         self.kernel_size = _pair(kernel_size, "kernel_size", low=1)
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", low=1)

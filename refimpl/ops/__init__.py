@@ -14,7 +14,8 @@ Modules, by topic: :mod:`.arithmetic` (+ - * /, maximum, where, clip), :mod:`.el
 :mod:`.statistics` (var, std, prod, cumulative_sum), :mod:`.norms` (vector_norm),
 :mod:`.linalg` (matmul, linear), :mod:`.contractions` (dot, tensordot, einsum),
 :mod:`.shape` (reshape, transpose, concat, basic indexing, flip, pad), :mod:`.indexing` (take,
-take_along_axis, sort), :mod:`.conv` (conv2d, max_pool2d).
+take_along_axis, sort), :mod:`.conv` (conv2d, conv_transpose), :mod:`.pool` (max_pool2d,
+maxout).
 
 One portability rule: array-api-strict arrays raise a TypeError on a traced right-hand operand
 instead of deferring to it, so where the left operand may be a raw array (``x @ w`` with raw
@@ -25,8 +26,8 @@ always does; NumPy and CuPy defer correctly either way.
 from refimpl.tracer import Tensor, getval, primitive
 
 from .contractions import dot, einsum, inner, outer, tensordot
-from .conv import (col2im, conv2d, conv_output_size, im2col, max_pool2d, maxout,
-                   pool_output_size)
+from .conv import col2im, conv2d, conv_output_size, conv_transpose, im2col
+from .pool import max_pool2d, maxout, pool_output_size
 from .arithmetic import (add, astype, clip, divide, maximum, minimum, multiply, negative, square,
                           subtract, unbroadcast, where, zeros_like_value)
 from .indexing import getitem, sort, take, take_along_axis
@@ -52,7 +53,7 @@ __all__ = [
     "reshape", "permute_dims", "transpose", "matrix_transpose", "expand_dims", "squeeze",
     "broadcast_to", "sum_to_shape", "concat", "stack", "getitem", "flatten", "flip", "pad",
     "take", "take_along_axis", "sort",
-    "im2col", "col2im", "conv2d", "max_pool2d", "maxout", "conv_output_size",
+    "im2col", "col2im", "conv2d", "conv_transpose", "max_pool2d", "maxout", "conv_output_size",
     "pool_output_size",
 ]
 

@@ -1,4 +1,5 @@
-"""Max-pooling as a max over KH*KW strided slices, with a choice of where ties send the gradient.
+"""Max-pooling as a max over KH*KW strided slices, with a choice of where ties send the gradient;
+the public :func:`max_pool2d` and :func:`maxout`.
 
 Each kernel offset (a, b) selects one strided slice of the channels-last image, shaped like the
 output; the pooled image is the elementwise maximum of those slices (no window matrix, no
@@ -16,12 +17,16 @@ order, like im2col and col2im.
 
 from __future__ import annotations
 
+import math
+
 from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
-from .windows import padded_nhwc, window_slices
+from .reductions import max as reduce_max
+from .shape import pad, reshape
+from .windows import padded_nhwc, pair, pool_output_size, window_slices
 
-__all__ = ["max_pool", "unpool", "pool_gather", "TIES"]
+__all__ = ["max_pool2d", "maxout", "max_pool", "unpool", "pool_gather", "TIES"]
 
 TIES = ("share", "first")
 
@@ -128,3 +133,51 @@ def pool_gather(grad, x, out, *, kernel_size, stride, padding, out_size, ties):
 @pool_gather.defvjp
 def pool_gather_vjp(g, out, grad, x, pooled, **geometry):
     return unpool(g, getval(x), getval(pooled), **geometry)
+
+
+def max_pool2d(x, kernel_size=2, stride=None, padding=0, *, ties="share", ceil_mode=False):
+    """Max over (KH, KW) windows of (N, C, H, W); ``stride`` defaults to the kernel size.
+
+    out[n, c, i, j] = max_{a, b} xpad[n, c, i*sh + a, j*sw + b]; padding, if any, is with zeros
+    (use it after a ReLU). ``ceil_mode`` keeps a last window that runs past the bottom or right
+    edge (:func:`~refimpl.ops.windows.pool_output_size`); it takes the max of the entries it
+    covers (the rest is framed with -inf by :func:`~refimpl.ops.pad`, whose VJP cuts the frame
+    off). ``ties`` says where the gradient of a window with several equal maxima goes:
+    ``"share"`` splits it equally among them (a valid subgradient), ``"first"`` routes all of it
+    to the first in row-major window order, as PyTorch does. Without ties the two are the same.
+    Returns (N, C, OH, OW).
+    """
+    kernel_size = pair(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else pair(stride, "stride")
+    padding = pair(padding, "padding")
+    if ties not in TIES:
+        raise ValueError(f"max_pool2d: ties must be one of {TIES}, got {ties!r}")
+    out_size = tuple(pool_output_size(n, k, s, p, ceil_mode)
+                     for n, k, s, p in zip(x.shape[2:], kernel_size, stride, padding))
+    if min(out_size) < 1:
+        raise ValueError(f"max_pool2d: a {kernel_size} window does not fit x {tuple(x.shape)} "
+                         f"with padding {padding}")
+    # rows and columns the last windows need beyond the zero-padded image (ceil_mode only)
+    extra = [(o - 1) * s + k - (n + 2 * p) for o, s, k, n, p
+             in zip(out_size, stride, kernel_size, x.shape[2:], padding)]
+    if max(extra) > 0:
+        if max(padding) > 0:
+            x = pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+            padding = (0, 0)
+        x = pad(x, ((0, 0), (0, 0), (0, max(extra[0], 0)), (0, max(extra[1], 0))),
+                constant_values=-math.inf)
+    return max_pool(x, kernel_size=kernel_size, stride=stride, padding=padding,
+                    out_size=out_size, ties=ties)
+
+
+def maxout(x, pieces: int, axis: int = 1):
+    """Maxout: split ``axis`` (of length F * pieces) into F groups and keep each group's max.
+
+    (N, F*pieces, ...) -> (N, F, ...) for the default ``axis=1``.
+    """
+    size = x.shape[axis]
+    if pieces < 1 or size % pieces:
+        raise ValueError(f"maxout: pieces={pieces} must divide the length {size} of axis {axis}")
+    axis %= x.ndim
+    shape = tuple(x.shape[:axis]) + (size // pieces, pieces) + tuple(x.shape[axis + 1:])
+    return reduce_max(reshape(x, shape=shape), axis=axis + 1)

@@ -6,7 +6,7 @@ import pytest
 from conftest import assert_namespace, check_op, distinct, rand
 
 from refimpl import ops
-from refimpl.autodiff import grad, vjp
+from refimpl.autodiff import check_grads, grad, vjp
 from refimpl.backend import sliding_window_view, to_numpy
 from refimpl.ops import windows
 
@@ -263,3 +263,41 @@ def test_conv_output_size():
     assert ops.conv_output_size(28, 5, 1, 0) == 24
     assert ops.conv_output_size(5, 3, 2, 1) == 3
     assert ops.conv_output_size(7, 3, 2, 0) == 3
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, with_bias", CONV, ids=str)
+def test_conv_transpose_is_the_adjoint_of_conv2d(xp, x_shape, w_shape, stride, padding,
+                                                 with_bias):
+    # conv2d's input gradient, a sum of shifted products, against the window-matrix one
+    # (col2im of g @ filters), the adjoint identity, and its own first and second derivatives
+    rng = np.random.default_rng(3)
+    x, weight = rand(xp, rng, x_shape), rand(xp, rng, w_shape)
+    out = ops.conv2d(x, weight, stride=stride, padding=padding)
+    g = rand(xp, rng, tuple(out.shape))
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+    kw = dict(kernel_size=tuple(w_shape[2:]), stride=pair(stride), padding=pair(padding))
+    dx = ops.conv_transpose(g, weight, x_shape=x_shape, **kw)
+    g_np, w_np = to_numpy(g), to_numpy(weight)
+    rows = g_np.transpose(0, 2, 3, 1).reshape(-1, w_shape[0])
+    filters = w_np.transpose(0, 2, 3, 1).reshape(w_shape[0], -1)
+    cols = (rows @ filters).reshape(*g_np.shape[:1], *g_np.shape[2:], *w_shape[2:], w_shape[1])
+    via_col2im = to_numpy(ops.col2im(xp.asarray(cols), shape=x_shape, **kw))
+    np.testing.assert_allclose(to_numpy(dx), via_col2im, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.sum(to_numpy(out) * g_np), np.sum(to_numpy(x) * to_numpy(dx)),
+                               rtol=1e-12)
+    check_op(xp, lambda g, w: ops.conv_transpose(g, w, x_shape=x_shape, **kw), (g, weight),
+             to_numpy(dx))
+
+
+def test_conv2d_mixed_second_derivative_moves_the_windows(xp):
+    # d/dx of the weight gradient: the windows depend on x, so the weight VJP recomputes
+    # im2col(x) when x is traced; a saved, constant copy would give zero here
+    rng = np.random.default_rng(4)
+    x, weight = rand(xp, rng, (1, 2, 4, 4)), rand(xp, rng, (3, 2, 2, 2))
+    v = rand(xp, rng, (3, 2, 2, 2))
+
+    def weight_grad_along_v(x):
+        dw = grad(lambda w: ops.sum(ops.conv2d(x, w, padding=1) ** 2))(weight)
+        return ops.sum(dw * v)
+    check_grads(weight_grad_along_v, (x,), order=1)
+    assert float(np.abs(to_numpy(grad(weight_grad_along_v)(x))).max()) > 0
