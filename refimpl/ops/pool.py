@@ -23,6 +23,7 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
 from .reductions import max as reduce_max
+from ._util import times_mask
 from .shape import pad, reshape
 from .windows import padded_nhwc, pair, pool_output_size, window_slices
 
@@ -53,11 +54,11 @@ def max_pool_vjp(g, out, x, **geometry):
 
 
 def _routes(x, out, geometry):
-    """Per kernel offset: (index into the padded channels-last input, 0/1 weights, divisor).
+    """Per kernel offset: (index into the padded channels-last input, bool route, divisor).
 
-    An output's gradient flows to offset k with weight ``weights[k] / divisor`` (the divisor
-    counts the tied maxima for "share"; it is ``None`` for "first", which routes to one entry).
-    Weights are float 0/1 arrays (N, OH, OW, C): the standard defines no bool * float.
+    An output's gradient flows to offset k where ``routes[k]`` holds, divided by ``divisor``
+    (the number of tied maxima for "share", a float array; ``None`` for "first", which routes
+    to one entry). Routes are (N, OH, OW, C) bool arrays, applied with :func:`times_mask`.
     """
     xp = get_namespace(x)
     nhwc = padded_nhwc(x, geometry["padding"])
@@ -69,12 +70,11 @@ def _routes(x, out, geometry):
         for hit in hits[1:]:
             routes.append(hit & ~taken)
             taken = taken | hit
-        return slices, [xp.astype(route, x.dtype) for route in routes], None
-    weights = [xp.astype(hit, x.dtype) for hit in hits]
-    count = weights[0]
-    for weight in weights[1:]:
-        count = count + weight
-    return slices, weights, count
+        return slices, routes, None
+    count = xp.astype(hits[0], x.dtype)
+    for hit in hits[1:]:
+        count = count + xp.astype(hit, x.dtype)
+    return slices, hits, count
 
 
 def _tiles_exactly(x_shape, kernel_size, stride, padding):
@@ -89,7 +89,7 @@ def unpool(g, x, out, *, kernel_size, stride, padding, out_size, ties):
     xp = get_namespace(g)
     geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, out_size=out_size,
                     ties=ties)
-    slices, weights, count = _routes(x, out, geometry)
+    slices, routes, count = _routes(x, out, geometry)
     g = xp.permute_dims(g, (0, 2, 3, 1))  # (N, OH, OW, C)
     if count is not None:
         g = g / count
@@ -98,12 +98,12 @@ def unpool(g, x, out, *, kernel_size, stride, padding, out_size, ties):
     shape = (n, h + 2 * ph, w + 2 * pw, c)
     if _tiles_exactly(x.shape, kernel_size, stride, padding):  # every entry written once
         grad = xp.empty(shape, dtype=g.dtype, device=g.device)
-        for index, weight in zip(slices, weights):
-            grad[index] = weight * g
+        for index, route in zip(slices, routes):
+            grad[index] = times_mask(g, route)
     else:
         grad = xp.zeros(shape, dtype=g.dtype, device=g.device)
-        for index, weight in zip(slices, weights):
-            grad[index] += weight * g  # overlapping windows add up
+        for index, route in zip(slices, routes):
+            grad[index] += times_mask(g, route)  # overlapping windows add up
     if ph or pw:
         grad = grad[:, ph:ph + h, pw:pw + w, :]
     return xp.permute_dims(grad, (0, 3, 1, 2))
@@ -120,11 +120,11 @@ def pool_gather(grad, x, out, *, kernel_size, stride, padding, out_size, ties):
     xp = get_namespace(grad)
     geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, out_size=out_size,
                     ties=ties)
-    slices, weights, count = _routes(x, out, geometry)
+    slices, routes, count = _routes(x, out, geometry)
     grad = padded_nhwc(grad, padding)
-    total = weights[0] * grad[slices[0]]
-    for index, weight in zip(slices[1:], weights[1:]):
-        total = total + weight * grad[index]
+    total = times_mask(grad[slices[0]], routes[0])
+    for index, route in zip(slices[1:], routes[1:]):
+        total = total + times_mask(grad[index], route)
     if count is not None:
         total = total / count
     return xp.permute_dims(total, (0, 3, 1, 2))
