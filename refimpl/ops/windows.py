@@ -13,7 +13,7 @@ from __future__ import annotations
 from refimpl.backend import get_namespace, sliding_window_view
 
 __all__ = ["pair", "conv_output_size", "pool_output_size", "output_size", "padded_nhwc", "window_slices",
-           "im2col_slices", "im2col_strided", "STRIDED_MIN_CHANNELS"]
+           "im2col_slices", "im2col_strided", "window_matrix_few_channels", "STRIDED_MIN_CHANNELS"]
 
 
 def pair(v, name):
@@ -102,3 +102,28 @@ def im2col_strided(nhwc, kernel_size, stride, out_size):
                     device=nhwc.device)
     cols[...] = xp.permute_dims(view, (0, 1, 2, 4, 5, 3))
     return cols
+
+
+def window_matrix_few_channels(x, kernel_size, stride, padding):
+    """The windows of x (N, C, H, W) as an (N*OH*OW, KH*KW*C) matrix, rows ordered as im2col's,
+    for images of few channels: the transpose of a (KH*KW*C, N*OH*OW) buffer.
+
+    Each kernel offset fills one contiguous block of that buffer with one slice copy. In
+    im2col's (N, OH, OW, KH, KW, C) layout the same copy writes runs of C numbers, one per
+    cache line when C = 1 (measured on LeNet's first layer, (64, 1, 28, 28) with 5x5 kernels:
+    0.36 against 1.16 ms, and its weight-gradient product is faster too). Standard operations
+    only; the matrix is a view of the buffer (a matmul takes it as a transposed operand).
+    """
+    xp = get_namespace(x)
+    n, c, h, w = x.shape
+    (ph, pw), (kh, kw) = padding, kernel_size
+    oh, ow = output_size(x.shape, kernel_size, stride, padding)
+    if ph or pw:
+        padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype, device=x.device)
+        padded[:, :, ph:ph + h, pw:pw + w] = x
+        x = padded
+    buffer = xp.empty((kh, kw, c, n, oh, ow), dtype=x.dtype, device=x.device)
+    for (a, b), index in window_slices(kernel_size, stride, (oh, ow)):
+        _, rows, cols, _ = index  # the (N, OH, OW, C) slice's spatial part, used on NCHW here
+        buffer[a, b, ...] = xp.permute_dims(x[:, :, rows, cols], (1, 0, 2, 3))
+    return xp.matrix_transpose(xp.reshape(buffer, (kh * kw * c, n * oh * ow)))

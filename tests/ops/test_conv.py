@@ -242,6 +242,18 @@ def test_im2col_strided_path_equals_standard_path(shape, kernel, stride, padding
     np.testing.assert_array_equal(plain, naive_im2col(x, kernel, stride, padding))
 
 
+@pytest.mark.parametrize("shape, kernel, stride, padding", IM2COL + [
+    ((3, 1, 12, 11), (5, 5), (1, 1), (0, 0)), ((2, 3, 9, 8), (3, 2), (2, 3), (1, 2))], ids=str)
+def test_few_channel_window_matrix_equals_im2col(xp, shape, kernel, stride, padding):
+    """The transposed-buffer window matrix holds exactly im2col's rows (any channel count)."""
+    x = xp.asarray(np.random.default_rng(10).uniform(-1.0, 1.0, size=shape))
+    matrix = windows.window_matrix_few_channels(x, kernel, stride, padding)
+    assert_namespace(matrix, xp)
+    want = naive_im2col(to_numpy(x), kernel, stride, padding)
+    assert tuple(matrix.shape) == (np.prod(want.shape[:3]), np.prod(want.shape[3:]))
+    np.testing.assert_array_equal(to_numpy(matrix), want.reshape(matrix.shape))
+
+
 def test_strided_view_is_none_without_strided_views():
     strict = pytest.importorskip("array_api_strict")
     assert sliding_window_view(strict.zeros((1, 4, 4, 1)), (2, 2), axis=(1, 2)) is None
