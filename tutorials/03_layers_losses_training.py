@@ -223,7 +223,8 @@ print("resumed run == uninterrupted run, bit for bit")
 # 5x5 convolutions with 32 and 64 filters, each followed by 2x2 max-pooling, FC 400, 10) on a
 # subset of MNIST, when the MNIST files are found (see `tutorials/README.md`). In the tiny
 # setting, or without MNIST: the small CNN above on the 8x8 digits. Convolution and pooling
-# are im2col / col2im built from standard array operations (`refimpl/ops/conv.py`).
+# are built from standard array operations: convolution as im2col and one matrix product
+# (`refimpl/ops/conv.py`), max-pooling as a maximum over strided slices (`refimpl/ops/pool.py`).
 
 # %%
 data = image_data()  # MNIST in the full setting when present, else the digits
