@@ -53,7 +53,7 @@ def max_pool_vjp(g, out, x, **geometry):
     return unpool(g, getval(x), getval(out), **geometry)
 
 
-def _routes(x, out, geometry):
+def _routes(x, out, *, kernel_size, stride, padding, out_size, ties):
     """Per kernel offset: (index into the padded channels-last input, bool route, divisor).
 
     An output's gradient flows to offset k where ``routes[k]`` holds, divided by ``divisor``
@@ -61,11 +61,11 @@ def _routes(x, out, geometry):
     to one entry). Routes are (N, OH, OW, C) bool arrays, applied with :func:`times_mask`.
     """
     xp = get_namespace(x)
-    nhwc = padded_nhwc(x, geometry["padding"])
+    nhwc = padded_nhwc(x, padding)
     best = xp.permute_dims(out, (0, 2, 3, 1))  # (N, OH, OW, C)
-    slices = _window_slices(geometry["kernel_size"], geometry["stride"], geometry["out_size"])
+    slices = _window_slices(kernel_size, stride, out_size)
     hits = [nhwc[index] == best for index in slices]
-    if geometry["ties"] == "first":
+    if ties == "first":
         routes, taken = [hits[0]], hits[0]
         for hit in hits[1:]:
             routes.append(hit & ~taken)
@@ -87,9 +87,8 @@ def _tiles_exactly(x_shape, kernel_size, stride, padding):
 def unpool(g, x, out, *, kernel_size, stride, padding, out_size, ties):
     """Gradient of max-pooling: ``g`` (N, C, OH, OW) routed to the maxima of ``x`` (N, C, H, W)."""
     xp = get_namespace(g)
-    geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, out_size=out_size,
-                    ties=ties)
-    slices, routes, count = _routes(x, out, geometry)
+    slices, routes, count = _routes(x, out, kernel_size=kernel_size, stride=stride,
+                                    padding=padding, out_size=out_size, ties=ties)
     g = xp.permute_dims(g, (0, 2, 3, 1))  # (N, OH, OW, C)
     if count is not None:
         g = g / count
@@ -118,9 +117,8 @@ def unpool_vjp(g, out, g_pooled, x, pooled, **geometry):
 def pool_gather(grad, x, out, *, kernel_size, stride, padding, out_size, ties):
     """Adjoint of :func:`unpool` in its first argument: (N, C, H, W) -> (N, C, OH, OW)."""
     xp = get_namespace(grad)
-    geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, out_size=out_size,
-                    ties=ties)
-    slices, routes, count = _routes(x, out, geometry)
+    slices, routes, count = _routes(x, out, kernel_size=kernel_size, stride=stride,
+                                    padding=padding, out_size=out_size, ties=ties)
     grad = padded_nhwc(grad, padding)
     total = times_mask(grad[slices[0]], routes[0])
     for index, route in zip(slices[1:], routes[1:]):
