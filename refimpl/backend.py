@@ -335,3 +335,19 @@ def kth_largest(a: Array, k: int) -> Array:
         import cupy  # noqa: PLC0415
         return cupy.partition(a, d - k, axis=1)[:, d - k:d - k + 1]
     return get_namespace(a).sort(a, axis=1)[:, d - k:d - k + 1]
+
+
+def owned_alone(arrays: list) -> list[bool]:
+    """For each array: does it own a writable buffer that no other entry of ``arrays`` overlaps?
+
+    Only NumPy arrays can say (``flags.owndata``, ``numpy.may_share_memory``, which compares
+    bounds: conservative); any other library's array, whose aliasing the array API cannot
+    show, is never owned alone. One array listed twice is not owned alone either.
+    """
+    answers = []
+    for i, a in enumerate(arrays):
+        ok = isinstance(a, np.ndarray) and a.flags.owndata and a.flags.writeable
+        answers.append(ok and not any(
+            j != i and isinstance(b, np.ndarray) and (b is a or np.may_share_memory(a, b))
+            for j, b in enumerate(arrays)))
+    return answers

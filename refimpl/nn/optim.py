@@ -25,9 +25,7 @@ import math
 import numbers
 from typing import Any
 
-import numpy as np
-
-from refimpl.backend import get_namespace
+from refimpl.backend import get_namespace, owned_alone
 
 __all__ = ["SGD", "Adam", "max_norm", "piecewise_constant", "reusable_buffers"]
 
@@ -131,15 +129,11 @@ def reusable_buffers(grads: dict, params: dict) -> set:
     parameters (the gradient of ``p + q``) and other libraries' arrays, whose aliasing the
     array API cannot show, never qualify and get a fresh array instead.
     """
-    candidates = [key for key, g in grads.items()
-                  if isinstance(g, np.ndarray) and g.flags.owndata and g.flags.writeable
-                  and key in params and g.shape == tuple(params[key].shape)
-                  and g.dtype == params[key].dtype]
-    others = [v for v in (*grads.values(), *params.values()) if isinstance(v, np.ndarray)]
-    return {key for key in candidates
-            if not any(v is not grads[key] and np.may_share_memory(grads[key], v)
-                       for v in others)
-            and sum(v is grads[key] for v in others) == 1}
+    keys = list(grads)
+    alone = owned_alone([grads[k] for k in keys] + list(params.values()))
+    return {key for key, ok in zip(keys, alone)
+            if ok and key in params and tuple(grads[key].shape) == tuple(params[key].shape)
+            and grads[key].dtype == params[key].dtype}
 
 
 def max_norm(params: dict, limit, *, keys=None) -> dict:

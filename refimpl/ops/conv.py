@@ -29,7 +29,7 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
 from ._util import device_of, untraced
-from .linalg import matmul
+from .linalg import matmul, row_sum
 from .shape import matrix_transpose, permute_dims, reshape
 from .windows import (STRIDED_MIN_CHANNELS, conv_output_size, im2col_slices, im2col_strided,
                       output_size, padded_nhwc, pair, window_matrix_few_channels, window_slices)
@@ -164,12 +164,8 @@ def conv_windows_vjp_weight(g, out, x, weight, bias, cols, **geometry):
 
 
 def conv_windows_vjp_bias(g, out, x, weight, bias, cols, **geometry):
-    """Sum of g over (N, OH, OW), as ones (1, N*OH*OW) @ g rows (a matrix-vector product)."""
-    o = g.shape[1]
-    g_rows = reshape(permute_dims(g, axes=(0, 2, 3, 1)), shape=(-1, o))
-    raw = getval(g_rows)
-    ones = get_namespace(raw).ones((1, raw.shape[0]), dtype=raw.dtype, device=device_of(raw))
-    return reshape(matmul(ones, g_rows), shape=(o,))
+    """Sum of g over (N, OH, OW): the row sum of g's (N*OH*OW, O) rows."""
+    return row_sum(reshape(permute_dims(g, axes=(0, 2, 3, 1)), shape=(-1, g.shape[1])))
 
 
 conv_windows.defvjp(conv_windows_vjp_x, conv_windows_vjp_weight, conv_windows_vjp_bias, None)

@@ -100,6 +100,12 @@ def linear_vjp_weight(g, out, x, weight, bias):
 
 
 def linear_vjp_bias(g, out, x, weight, bias):
+    return row_sum(g)
+
+
+def row_sum(g):
+    """(M, N) -> (N,): the sum of g's rows, as ones (1, M) @ g (a matrix-vector product that
+    beats a column sum on tall matrices); a bias gradient. Raw g skips the dispatch."""
     raw = getval(g)
     xp = xp_of(raw)
     ones = xp.ones((1, raw.shape[0]), dtype=raw.dtype, device=device_of(raw))
