@@ -343,11 +343,22 @@ def owned_alone(arrays: list) -> list[bool]:
     Only NumPy arrays can say (``flags.owndata``, ``numpy.may_share_memory``, which compares
     bounds: conservative); any other library's array, whose aliasing the array API cannot
     show, is never owned alone. One array listed twice is not owned alone either.
+
+    Two arrays that both own their buffers never overlap (each allocated its own), so only
+    the entries that are views (they do not own theirs) are compared by bounds: a step's
+    fresh gradients and parameters cost one identity count, not a pairwise check.
     """
+    times_listed: dict[int, int] = {}
+    for a in arrays:
+        times_listed[id(a)] = times_listed.get(id(a), 0) + 1
+    views = [b for b in arrays if isinstance(b, np.ndarray) and not b.flags.owndata]
     answers = []
-    for i, a in enumerate(arrays):
-        ok = isinstance(a, np.ndarray) and a.flags.owndata and a.flags.writeable
-        answers.append(ok and not any(
-            j != i and isinstance(b, np.ndarray) and (b is a or np.may_share_memory(a, b))
-            for j, b in enumerate(arrays)))
+    for a in arrays:
+        ok = (isinstance(a, np.ndarray) and a.flags.owndata and a.flags.writeable
+              and times_listed[id(a)] == 1)
+        for b in views if ok else ():
+            if np.may_share_memory(a, b):
+                ok = False
+                break
+        answers.append(ok)
     return answers

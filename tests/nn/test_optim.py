@@ -299,3 +299,16 @@ def test_reused_update_leaves_unsafe_gradients_alone():
     np.testing.assert_array_equal(shared, [3.0, 3.0])
     np.testing.assert_array_equal(new["b"], [-1.5, -1.5])
     np.testing.assert_array_equal(new["c"], [-0.5, -0.5])
+
+
+def test_owned_alone_sees_every_alias_of_an_owned_buffer():
+    from refimpl.backend import owned_alone
+    a, b = np.zeros(4), np.zeros(4)
+    assert owned_alone([a, b]) == [True, True]  # two owners: two allocations
+    assert owned_alone([a, b, a]) == [False, True, False]  # one array listed twice
+    alias = np.frombuffer(a.data, dtype=a.dtype)  # no ndarray base: found by its bounds
+    assert owned_alone([a, b, alias]) == [False, True, False]
+    assert owned_alone([a, b[1:]]) == [True, False]
+    frozen = np.zeros(3)
+    frozen.flags.writeable = False
+    assert owned_alone([frozen, a]) == [False, True]
