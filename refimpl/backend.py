@@ -23,7 +23,7 @@ Array = Any
 
 __all__ = [
     "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
-    "device_of", "compute_device", "is_floating", "default_float", "check_floating", "make_rng",
+    "device_of", "compute_device", "dtype_is", "is_floating", "default_float", "check_floating", "make_rng",
     "cupy_problem", "BACKENDS", "BackendUnavailableError", "sliding_window_view", "kth_largest",
 ]
 
@@ -176,10 +176,25 @@ def asarray(x: Any, *, like: Array | None = None, xp: Any = None, dtype: Any = N
     return xp.asarray(x, dtype=dtype, device=device)
 
 
+_DTYPE_KINDS: dict = {}  # (namespace, dtype, kind) -> bool
+
+
+def dtype_is(xp: Any, dtype: Any, kind: str) -> bool:
+    """``xp.isdtype(dtype, kind)``, remembered per namespace, dtype and kind.
+
+    NumPy's ``isdtype`` is Python code (about 2 microseconds a call), and a training step
+    asks it the same few questions each time (boxing each parameter, checking the labels).
+    """
+    key = (xp, dtype, kind)
+    known = _DTYPE_KINDS.get(key)
+    if known is None:
+        known = _DTYPE_KINDS[key] = bool(xp.isdtype(dtype, kind))
+    return known
+
+
 def is_floating(x: Array) -> bool:
     """True for a real floating dtype (float32 or float64)."""
-    xp = get_namespace(x)
-    return xp.isdtype(x.dtype, "real floating")
+    return dtype_is(get_namespace(x), x.dtype, "real floating")
 
 
 def default_float(xp: Any) -> Any:

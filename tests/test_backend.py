@@ -138,3 +138,14 @@ def test_cupy_without_a_usable_gpu_is_a_one_line_error():
     with pytest.raises(RuntimeError, match="backend cupy: ") as info:
         backend.namespace_by_name("cupy")
     assert "\n" not in str(info.value)
+
+
+def test_dtype_is_answers_as_isdtype_and_remembers(xp):
+    from refimpl.backend import dtype_is
+    names = [n for n in ("bool", "int8", "int64", "uint8", "float32", "float64") if hasattr(xp, n)]
+    for name in names:
+        for kind in ("real floating", "integral", "bool", "numeric"):
+            dtype = getattr(xp, name)
+            want = bool(xp.isdtype(dtype, kind))
+            assert dtype_is(xp, dtype, kind) is want
+            assert dtype_is(xp, dtype, kind) is want  # the remembered answer

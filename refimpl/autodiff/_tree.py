@@ -7,7 +7,7 @@ tuple of trees. Gradients come back in the structure of the argument they belong
 from __future__ import annotations
 
 from refimpl import ops
-from refimpl.backend import get_namespace
+from refimpl.backend import dtype_is, get_namespace
 from refimpl.ops._util import as_array
 from refimpl.tracer import Node, Tensor, getval
 
@@ -67,7 +67,7 @@ def box(arg, trace: int, name: str, sources: list):
     if not hasattr(raw, "dtype"):
         raise TypeError(f"{name}: expected an array, a float, or a dict, list or tuple of them, "
                         f"got {type(arg).__name__}")
-    if not get_namespace(raw).isdtype(raw.dtype, "real floating"):
+    if not dtype_is(get_namespace(raw), raw.dtype, "real floating"):
         raise TypeError(f"{name}: can only differentiate with respect to floating arrays "
                         f"(float32 or float64), got dtype {raw.dtype}")
     value = raw if type(arg) is not Tensor else arg  # a lower-trace box keeps its own trace

@@ -21,13 +21,13 @@ def cross_entropy(logits: Array, labels: Array) -> Array:
     """Mean softmax cross-entropy of logits (N, K) against labels (N,) in [0, K) or targets
     (N, K). Bad labels raise a ValueError naming ``y`` (the range check reads the device once;
     training steps use :func:`cross_entropy_unchecked`)."""
-    return ops.mean(ops.softmax_cross_entropy(logits, labels))
+    return ops.mean_softmax_cross_entropy(logits, labels)
 
 
 def cross_entropy_unchecked(logits: Array, labels: Array) -> Array:
     """:func:`cross_entropy` without the label-range check: no host synchronisation, for
     training steps on labels checked once at the training entry."""
-    return ops.mean(ops.softmax_cross_entropy(logits, labels, check=False))
+    return ops.mean_softmax_cross_entropy(logits, labels, check=False)
 
 
 def softplus(z: Array) -> Array:

@@ -35,8 +35,8 @@ from .linalg import linear, matmul
 from .elementwise import (abs, cos, exp, expm1, log, log1p, log2, logaddexp, power, relu, sigmoid,
                         sign, sin, softplus, sqrt, tanh)
 from .norms import vector_norm
-from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,
-                         softmax_cross_entropy, sum)
+from .reductions import (logsumexp, log_softmax, max, mean, mean_softmax_cross_entropy, min,
+                         one_hot, softmax, softmax_cross_entropy, sum)
 from .shape import (broadcast_to, concat, expand_dims, flatten, flip, matrix_transpose, pad,
                     permute_dims, reshape, squeeze, stack, sum_to_shape, transpose)
 from .statistics import cumulative_sum, prod, std, var
@@ -48,7 +48,8 @@ __all__ = [
     "softplus", "logaddexp", "maximum", "minimum", "where", "clip", "astype", "unbroadcast",
     "zeros_like_value",
     "sum", "mean", "max", "min", "prod", "var", "std", "cumulative_sum", "vector_norm",
-    "logsumexp", "log_softmax", "softmax", "softmax_cross_entropy", "one_hot",
+    "logsumexp", "log_softmax", "softmax", "softmax_cross_entropy",
+    "mean_softmax_cross_entropy", "one_hot",
     "matmul", "linear", "dot", "inner", "outer", "tensordot", "einsum",
     "reshape", "permute_dims", "transpose", "matrix_transpose", "expand_dims", "squeeze",
     "broadcast_to", "sum_to_shape", "concat", "stack", "getitem", "flatten", "flip", "pad",

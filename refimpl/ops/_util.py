@@ -7,7 +7,7 @@ import math
 
 import array_api_compat
 
-from refimpl.backend import check_one_library, get_namespace, namespace_by_name
+from refimpl.backend import check_one_library, dtype_is, get_namespace, namespace_by_name
 from refimpl.tracer import Tensor, getval
 
 PYTHON_SCALARS = (bool, int, float)
@@ -114,7 +114,7 @@ def as_array(x, like=None):
         return namespace_by_name("numpy").asarray(x)
     raw = getval(like)
     xp = get_namespace(raw)
-    dtype = raw.dtype if xp.isdtype(raw.dtype, "real floating") else None
+    dtype = raw.dtype if dtype_is(xp, raw.dtype, "real floating") else None
     if type(x) not in PYTHON_SCALARS:
         x = x.item()  # a NumPy scalar: host data already, so no device synchronisation
     return xp.asarray(x, dtype=dtype, device=array_api_compat.device(raw))

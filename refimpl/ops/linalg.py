@@ -105,12 +105,13 @@ def linear_vjp_bias(g, out, x, weight, bias):
 
 def row_sum(g):
     """(M, N) -> (N,): the sum of g's rows, as ones (1, M) @ g (a matrix-vector product that
-    beats a column sum on tall matrices); a bias gradient. Raw g skips the dispatch."""
+    beats a column sum on tall matrices); a bias gradient. Raw g skips the dispatch and gets
+    an array of its own (ones (M,) @ g, the same values), which an SGD step may reuse."""
     raw = getval(g)
     xp = xp_of(raw)
+    if untraced(g):  # a vector-matrix product: a fresh (N,) array, not a view of a (1, N) one
+        return xp.matmul(xp.ones(raw.shape[0], dtype=raw.dtype, device=device_of(raw)), raw)
     ones = xp.ones((1, raw.shape[0]), dtype=raw.dtype, device=device_of(raw))
-    if untraced(g):
-        return xp.reshape(xp.matmul(ones, raw), (raw.shape[1],))
     return reshape(_matmul(ones, g), shape=(raw.shape[1],))
 
 

@@ -2,11 +2,13 @@
 
 Shapes: ``axis`` may be an int, a tuple or ``None`` (all axes). ``softmax_cross_entropy`` takes
 logits (N, K) and labels, either integer classes (N,) or target distributions (N, K), and
-returns the per-example losses (N,): take their mean for a batch loss.
+returns the per-example losses (N,); ``mean_softmax_cross_entropy`` is their mean, the batch
+loss, as one recorded operation.
 """
 
 from __future__ import annotations
 
+from refimpl.backend import dtype_is
 from refimpl.tracer import getval, primitive
 
 from ._util import array_and_namespace, as_array, untraced, xp_of
@@ -15,7 +17,7 @@ from .elementwise import exp
 from .shape import broadcast_to, reshape
 
 __all__ = ["sum", "mean", "max", "min", "logsumexp", "log_softmax", "softmax",
-           "softmax_cross_entropy", "one_hot", "check_labels"]
+           "softmax_cross_entropy", "mean_softmax_cross_entropy", "one_hot", "check_labels"]
 
 
 def _xp(*xs):
@@ -153,7 +155,7 @@ def one_hot(labels, num_classes: int, dtype=None):
     """
     labels = getval(labels)
     xp = _xp(labels)
-    if not xp.isdtype(labels.dtype, "integral"):
+    if not dtype_is(xp, labels.dtype, "integral"):
         raise ValueError(f"labels (y): expected integer class labels, got dtype {labels.dtype}")
     classes = xp.arange(num_classes, dtype=labels.dtype, device=labels.device)
     return xp.astype(labels[:, None] == classes, dtype or xp.float32)
@@ -184,13 +186,13 @@ def _check_shapes(logits, labels, name):
     xp = _xp(logits)
     n, k = logits.shape
     if labels.ndim == 1:
-        if not xp.isdtype(labels.dtype, "integral"):
+        if not dtype_is(xp, labels.dtype, "integral"):
             raise ValueError(f"{name}: expected integer class labels of shape ({n},), got dtype "
                              f"{labels.dtype} (soft targets must have shape ({n}, {k}))")
         if labels.shape[0] != n:
             raise ValueError(f"{name}: expected {n} labels (one per row of logits), got "
                              f"{labels.shape[0]}")
-    elif tuple(labels.shape) != (n, k) or not xp.isdtype(labels.dtype, "real floating"):
+    elif tuple(labels.shape) != (n, k) or not dtype_is(xp, labels.dtype, "real floating"):
         raise ValueError(f"{name}: expected integer labels ({n},) or floating targets ({n}, {k}),"
                          f" got {labels.dtype} of shape {tuple(labels.shape)}")
     if n == 0:
@@ -267,3 +269,27 @@ def _class_gradient(g, logits, labels):
 
 
 softmax_cross_entropy.defvjp(softmax_cross_entropy_vjp, None)  # labels: no derivative
+
+
+@primitive
+def mean_softmax_cross_entropy(logits, labels, *, check: bool = True):
+    """The batch loss mean(softmax_cross_entropy(logits, labels)), recorded as one operation.
+
+    Bit for bit ``mean`` of the per-example losses (their sum times 1 / N), but one node of the
+    graph instead of three (losses, sum, scale): a training step's backward pass runs one VJP
+    here, the per-example one with the cotangent g / N in every row. Arguments as in
+    :func:`softmax_cross_entropy`; returns a 0-d loss.
+    """
+    losses = softmax_cross_entropy(logits, labels, check=check)  # raw arguments: not recorded
+    return _xp(losses).sum(losses) * (1.0 / losses.shape[0])
+
+
+def mean_softmax_cross_entropy_vjp(g, out, logits, labels, *, check=True):
+    n = getval(logits).shape[0]
+    if _is_classes(labels) and untraced(g, logits):  # first order: (g / N) broadcasts by row
+        return _class_gradient(g * (1.0 / n), logits, labels)
+    per_example = broadcast_to(multiply(g, 1.0 / n), shape=(n,))
+    return softmax_cross_entropy_vjp(per_example, None, logits, labels)
+
+
+mean_softmax_cross_entropy.defvjp(mean_softmax_cross_entropy_vjp, None)

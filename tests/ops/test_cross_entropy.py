@@ -120,3 +120,34 @@ def test_first_order_gradient_equals_the_differentiable_vjp(xp, dtype):
         return ops.sum(g * g)
     grad(outer)(z)
     np.testing.assert_array_equal(to_numpy(seen["g"]), to_numpy(first(z)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", ["classes", "targets"])
+def test_batch_mean_is_bitwise_the_mean_of_the_per_example_losses(xp, dtype, kind):
+    # mean_softmax_cross_entropy is one recorded op for mean(softmax_cross_entropy): the same
+    # loss and gradient bit for bit, saturated rows included, at first and second order
+    rng = np.random.default_rng(5)
+    z = xp.asarray((rng.normal(size=(7, 5)) * np.array([1, 1, 1, 40, 40])).astype(dtype))
+    y = (xp.asarray(rng.integers(0, 5, 7)) if kind == "classes"
+         else xp.asarray(rng.dirichlet(np.ones(5), size=7).astype(dtype)))
+    fused = lambda v: ops.mean_softmax_cross_entropy(v, y)  # noqa: E731
+    plain = lambda v: ops.mean(ops.softmax_cross_entropy(v, y))  # noqa: E731
+    np.testing.assert_array_equal(to_numpy(fused(z)), to_numpy(plain(z)))
+    np.testing.assert_array_equal(to_numpy(grad(fused)(z)), to_numpy(grad(plain)(z)))
+    u = xp.asarray(rng.normal(size=(7, 5)).astype(dtype))  # a direction for Hessian products
+    hvp = lambda f: grad(lambda v: ops.sum(grad(f)(v) * u))(z)  # noqa: E731
+    np.testing.assert_allclose(to_numpy(hvp(fused)), to_numpy(hvp(plain)), rtol=1e-6, atol=0)
+
+
+def test_batch_mean_derivatives_and_label_checks(xp):
+    rng = np.random.default_rng(6)
+    logits = xp.asarray(rng.normal(size=(4, 5)))
+    check_grads(lambda z: ops.mean_softmax_cross_entropy(z, xp.asarray([0, 4, 2, 2])),
+                (logits,), order=2)
+    with pytest.raises(ValueError, match="labels \\(y\\).*range"):
+        ops.mean_softmax_cross_entropy(xp.zeros((2, 3)), xp.asarray([0, 3]))
+    with pytest.raises(ValueError, match="empty"):
+        ops.mean_softmax_cross_entropy(xp.zeros((0, 3)), xp.asarray([], dtype=xp.int64))
+    out = ops.mean_softmax_cross_entropy(xp.zeros((1, 3)), xp.asarray([5]), check=False)
+    np.testing.assert_allclose(float(to_numpy(out)), math.log(3))

@@ -80,3 +80,16 @@ def test_first_order_linear_gradients_equal_the_traced_path(xp, dtype):
         assert_namespace(plain, xp)
         assert plain.dtype == traced.dtype and plain.shape == traced.shape
         np.testing.assert_array_equal(to_numpy(plain), to_numpy(traced))
+
+
+@pytest.mark.parametrize("m, n", [(1, 3), (6, 4), (128, 10), (700, 33)])
+def test_row_sum_is_the_column_sum_in_an_array_of_its_own(xp, m, n):
+    from refimpl.ops.linalg import row_sum
+    rng = np.random.default_rng(7)
+    g = xp.asarray(rng.normal(size=(m, n)).astype(np.float32))
+    got = row_sum(g)
+    assert_namespace(got, xp)
+    assert tuple(got.shape) == (n,) and got.dtype == g.dtype
+    np.testing.assert_allclose(to_numpy(got), to_numpy(g).sum(axis=0), rtol=1e-5, atol=1e-5)
+    if isinstance(got, np.ndarray):  # not a view: an SGD step may write into it
+        assert got.flags.owndata
