@@ -58,11 +58,45 @@ def times_mask(g, mask):
     libraries get the mask cast to g's dtype first. The values are the same either way
     (``-0.0`` where a negative entry of g is masked, NaN where g is NaN).
     """
-    if (array_api_compat.is_numpy_array(g) or array_api_compat.is_cupy_array(g)
-            or array_api_compat.is_torch_array(g)):
+    if _mixes_bool(g):
         return g * mask
     xp = xp_of(g)
     return xp.multiply(g, xp.astype(mask, g.dtype))
+
+
+def _mixes_bool(a) -> bool:
+    """True for the libraries whose arithmetic takes a bool operand beside a float one."""
+    return (array_api_compat.is_numpy_array(a) or array_api_compat.is_cupy_array(a)
+            or array_api_compat.is_torch_array(a))
+
+
+def times_mask_into(target, index, g, mask):
+    """``target[index] = g * mask`` (``g`` and ``mask`` as in :func:`times_mask`).
+
+    NumPy and CuPy write the product straight into the view ``target[index]``
+    (``multiply(..., out=)``), with no temporary and no second pass to copy it; other
+    libraries, whose views the standard leaves unspecified, assign :func:`times_mask`.
+    """
+    if array_api_compat.is_numpy_array(g) or array_api_compat.is_cupy_array(g):
+        xp_of(g).multiply(g, mask, out=target[index])
+    else:
+        target[index] = times_mask(g, mask)
+
+
+def count_masks(masks, dtype):
+    """The number of ``masks`` (bool arrays of one shape) that hold at each entry, in ``dtype``.
+
+    NumPy, CuPy and PyTorch add each mask into one float array in place; the standard path
+    casts every mask first. Both give the same small integers.
+    """
+    xp = xp_of(masks[0])
+    count = xp.astype(masks[0], dtype)
+    for mask in masks[1:]:
+        if _mixes_bool(count):
+            count += mask
+        else:
+            count = count + xp.astype(mask, dtype)
+    return count
 
 
 def one_library(x, y, name: str):

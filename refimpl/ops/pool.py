@@ -23,7 +23,7 @@ from refimpl.backend import get_namespace
 from refimpl.tracer import getval, primitive
 
 from .reductions import max as reduce_max
-from ._util import times_mask
+from ._util import count_masks, times_mask, times_mask_into
 from .shape import pad, reshape
 from .windows import padded_nhwc, pair, pool_output_size, window_slices
 
@@ -71,10 +71,7 @@ def _routes(x, out, *, kernel_size, stride, padding, out_size, ties):
             routes.append(hit & ~taken)
             taken = taken | hit
         return slices, routes, None
-    count = xp.astype(hits[0], x.dtype)
-    for hit in hits[1:]:
-        count = count + xp.astype(hit, x.dtype)
-    return slices, hits, count
+    return slices, hits, count_masks(hits, x.dtype)
 
 
 def _tiles_exactly(x_shape, kernel_size, stride, padding):
@@ -98,7 +95,7 @@ def unpool(g, x, out, *, kernel_size, stride, padding, out_size, ties):
     if _tiles_exactly(x.shape, kernel_size, stride, padding):  # every entry written once
         grad = xp.empty(shape, dtype=g.dtype, device=g.device)
         for index, route in zip(slices, routes):
-            grad[index] = times_mask(g, route)
+            times_mask_into(grad, index, g, route)
     else:
         grad = xp.zeros(shape, dtype=g.dtype, device=g.device)
         for index, route in zip(slices, routes):

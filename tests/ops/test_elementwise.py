@@ -204,3 +204,24 @@ def test_first_order_relu_gradient_equals_the_traced_path(xp, dtype):
         return ops.sum(g)
     grad(outer)(x)
     np.testing.assert_array_equal(to_numpy(seen["g"]), to_numpy(first(x)))
+
+
+def test_masked_products_written_into_a_view_and_mask_counts(xp):
+    # times_mask_into writes g * mask into target[index] (in place where the library can),
+    # count_masks counts the masks that hold; both as the plain float arithmetic
+    from refimpl.ops._util import count_masks, times_mask_into
+    rng = np.random.default_rng(3)
+    g_np = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    g_np[0, 0, 0], g_np[1, 2, 3] = -1.5, np.nan
+    masks_np = [rng.random((2, 3, 4)) < p for p in (0.3, 0.5, 0.7)]
+    g, masks = xp.asarray(g_np), [xp.asarray(m) for m in masks_np]
+    target = xp.zeros((2, 6, 4), dtype=xp.float32)
+    index = (slice(None), slice(1, 6, 2), slice(None))
+    times_mask_into(target, index, g, masks[0])
+    want = np.zeros((2, 6, 4), dtype=np.float32)
+    want[index] = g_np * masks_np[0]
+    np.testing.assert_array_equal(to_numpy(target), want)  # -0.0, NaN and the untouched rows
+    assert np.array_equal(np.signbit(to_numpy(target)), np.signbit(want))
+    count = count_masks(masks, xp.float32)
+    assert count.dtype == xp.float32
+    np.testing.assert_array_equal(to_numpy(count), np.sum(masks_np, axis=0).astype(np.float32))
