@@ -46,34 +46,35 @@ def tree_map(fn, tree, *others):
                            for i, child in enumerate(_children(tree))])
 
 
-def _key_names(tree, name):
-    if isinstance(tree, dict):
-        return [f"{name}[{key!r}]" for key in tree]
-    return [f"{name}[{i}]" for i in range(len(tree))]
-
-
-def box(arg, trace: int, name: str, sources: list):
+def box(arg, trace: int, name: str, sources: list, path: tuple = ()):
     """``arg`` with every leaf boxed on ``trace``; the leaves' source nodes go to ``sources``.
+
+    ``path`` holds the keys from ``arg`` down to the current leaf; it is written out (as
+    ``name['weight']``) only for an error message.
 
     Raises:
         TypeError: naming the leaf (``argument 1 of f['weight']``) that is not a floating
             array or a Python float.
     """
     if _is_node(arg):
-        names = _key_names(arg, name)
-        return _rebuild(arg, [box(child, trace, n, sources)
-                              for child, n in zip(_children(arg), names)])
+        keys = arg.keys() if isinstance(arg, dict) else range(len(arg))
+        return _rebuild(arg, [box(child, trace, name, sources, path + (key,))
+                              for child, key in zip(_children(arg), keys)])
     raw = as_array(getval(arg))
     if not hasattr(raw, "dtype"):
-        raise TypeError(f"{name}: expected an array, a float, or a dict, list or tuple of them, "
-                        f"got {type(arg).__name__}")
+        raise TypeError(f"{_leaf_name(name, path)}: expected an array, a float, or a dict, list "
+                        f"or tuple of them, got {type(arg).__name__}")
     if not dtype_is(get_namespace(raw), raw.dtype, "real floating"):
-        raise TypeError(f"{name}: can only differentiate with respect to floating arrays "
-                        f"(float32 or float64), got dtype {raw.dtype}")
+        raise TypeError(f"{_leaf_name(name, path)}: can only differentiate with respect to "
+                        f"floating arrays (float32 or float64), got dtype {raw.dtype}")
     value = raw if type(arg) is not Tensor else arg  # a lower-trace box keeps its own trace
     source = Node(None, (), {}, value, (), ())
     sources.append(source)
     return Tensor(value, trace, source)
+
+
+def _leaf_name(name: str, path: tuple) -> str:
+    return name + "".join(f"[{key!r}]" for key in path)
 
 
 def zeros_like(leaf):

@@ -54,17 +54,27 @@ class Sequential:
         activation layer (the hidden activations), e.g. paper 002's sign noise.
         """
         hooked = train and noise is not None  # the hook needs every activation's own output
-        for i in execution_order(self.layers, pool_first=not hooked):
-            name, layer = self.names[i], self.layers[i]
-            prefix = name + "."
+        for prefix, layer, has_params, has_state in self._plan(pool_first=not hooked):
             local = {key[len(prefix):]: value for key, value in params.items()
-                     if key.startswith(prefix)} if _has_params(layer) else {}
-            if train and getattr(layer, "state", None):
+                     if key.startswith(prefix)} if has_params else {}
+            if train and has_state:
                 record_state(prefix, layer, local, x)  # BatchNorm's running statistics
             x = layer.apply(local, x, train=train, rng=rng)
-            if train and noise is not None and layer.activation:
+            if hooked and layer.activation:
                 x = noise(x)
         return x
+
+    def _plan(self, *, pool_first: bool) -> list[tuple]:
+        """(parameter prefix, layer, has parameters, has state) in execution order; worked out
+        once per ``pool_first``, since the layers of a Sequential never change."""
+        plans = self.__dict__.setdefault("_plans", {})
+        plan = plans.get(pool_first)
+        if plan is None:
+            plan = plans[pool_first] = [
+                (self.names[i] + ".", self.layers[i], _has_params(self.layers[i]),
+                 bool(getattr(self.layers[i], "state", None)))
+                for i in execution_order(self.layers, pool_first=pool_first)]
+        return plan
 
     def __repr__(self) -> str:
         return "\n".join(f"  {name}: {layer!r}" for name, layer in zip(self.names, self.layers))
