@@ -159,7 +159,12 @@ class primitive:
                 raw[i] = a.value
                 argnums.append(i)
                 parents.append(a.node)
-        out = self(*raw, **kwargs)  # records on lower traces, if any argument has one
+        for r in raw:
+            if type(r) is Tensor:  # a box of a lower trace: record there too
+                out = self(*raw, **kwargs)
+                break
+        else:
+            out = self.fun(*raw, **kwargs)
         return Tensor(out, top, Node(self, raw, kwargs, out, argnums, parents))
 
     def _refuse(self, argnum):
