@@ -359,3 +359,35 @@ def test_a_noise_hook_sees_relu_before_pooling():
     from refimpl.nn import models  # noqa: PLC0415
     layers = nn.build("lenet", MNIST).representation.layers
     assert models.execution_order(layers, pool_first=False) == list(range(len(layers)))
+
+
+def test_a_training_step_records_one_op_per_layer_and_one_for_the_loss():
+    # the graph a training step builds: linear (weight and bias in one op), relu, linear, and
+    # the batch loss as one op (not losses, sum and scale); a ReLU before a max-pool runs after
+    from refimpl.autodiff._tree import box
+    from refimpl.tracer import new_trace
+    rng = np.random.default_rng(0)
+
+    def recorded(model, x):
+        params = model.init(make_rng(0))
+        out = nn.cross_entropy_unchecked(
+            model.apply(box(params, new_trace(), "params", []), x, train=True),
+            np.array([0, 2]))
+        seen, stack, names = set(), [out.node], []
+        while stack:
+            node = stack.pop()
+            if id(node) not in seen and node.fun is not None:
+                seen.add(id(node))
+                inputs = sorted(p.fun.__name__ for p in node.parents if p.fun is not None)
+                names.append((node.fun.__name__, *inputs))
+                stack.extend(node.parents)
+        return sorted(names)
+    mlp = nn.Model("mlp", (5,), [nn.Dense(4), nn.ReLU()], [nn.Dense(3)])
+    assert recorded(mlp, rng.normal(size=(2, 5)).astype(np.float32)) == [
+        ("linear",), ("linear", "relu"), ("mean_softmax_cross_entropy", "linear"),
+        ("relu", "linear")]
+    cnn = nn.Model("cnn", (1, 6, 6), [nn.Conv2d(2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()],
+                   [nn.Dense(3)])
+    assert recorded(cnn, rng.normal(size=(2, 1, 6, 6)).astype(np.float32)) == [
+        ("conv_windows",), ("linear", "reshape"), ("max_pool", "conv_windows"),
+        ("mean_softmax_cross_entropy", "linear"), ("relu", "max_pool"), ("reshape", "relu")]
