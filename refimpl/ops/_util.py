@@ -84,18 +84,23 @@ def times_mask_into(target, index, g, mask):
 
 
 def count_masks(masks, dtype):
-    """The number of ``masks`` (bool arrays of one shape) that hold at each entry, in ``dtype``.
+    """The number of ``masks`` (bool arrays of one shape) that hold at each entry, as an array
+    a ``dtype`` array can be divided by.
 
-    NumPy, CuPy and PyTorch add each mask into one float array in place; the standard path
-    casts every mask first. Both give the same small integers.
+    NumPy, CuPy and PyTorch count in int8 (int32 past 127 masks), adding each mask in place: a
+    quarter of a float count's memory traffic, and a float array divided by it gives the same
+    values in its own dtype (the counts are small integers, exact in every float type). The array API standard defines
+    no float / int division, so other libraries get the count in ``dtype``.
     """
     xp = xp_of(masks[0])
-    count = xp.astype(masks[0], dtype)
-    for mask in masks[1:]:
-        if _mixes_bool(count):
-            count += mask
-        else:
+    if not _mixes_bool(masks[0]):
+        count = xp.astype(masks[0], dtype)
+        for mask in masks[1:]:
             count = count + xp.astype(mask, dtype)
+        return count
+    count = xp.astype(masks[0], xp.int8 if len(masks) < 128 else xp.int32)
+    for mask in masks[1:]:
+        count += mask
     return count
 
 

@@ -214,6 +214,7 @@ def test_masked_products_written_into_a_view_and_mask_counts(xp):
     g_np = rng.normal(size=(2, 3, 4)).astype(np.float32)
     g_np[0, 0, 0], g_np[1, 2, 3] = -1.5, np.nan
     masks_np = [rng.random((2, 3, 4)) < p for p in (0.3, 0.5, 0.7)]
+    masks_np[2] |= ~(masks_np[0] | masks_np[1])  # every entry counted at least once, as in pooling
     g, masks = xp.asarray(g_np), [xp.asarray(m) for m in masks_np]
     target = xp.zeros((2, 6, 4), dtype=xp.float32)
     index = (slice(None), slice(1, 6, 2), slice(None))
@@ -222,6 +223,11 @@ def test_masked_products_written_into_a_view_and_mask_counts(xp):
     want[index] = g_np * masks_np[0]
     np.testing.assert_array_equal(to_numpy(target), want)  # -0.0, NaN and the untouched rows
     assert np.array_equal(np.signbit(to_numpy(target)), np.signbit(want))
+    want_count = np.sum(masks_np, axis=0)
     count = count_masks(masks, xp.float32)
-    assert count.dtype == xp.float32
-    np.testing.assert_array_equal(to_numpy(count), np.sum(masks_np, axis=0).astype(np.float32))
+    np.testing.assert_array_equal(to_numpy(count), want_count)
+    shared = g / count  # what max-pooling's gradient does with it: g's dtype, g's values
+    assert shared.dtype == xp.float32
+    np.testing.assert_array_equal(to_numpy(shared), g_np / want_count.astype(np.float32))
+    many = count_masks([masks[0]] * 130, xp.float32)  # past an int8's range
+    np.testing.assert_array_equal(to_numpy(many), 130 * masks_np[0])
