@@ -23,7 +23,8 @@ Array = Any
 
 __all__ = [
     "Array", "Random", "get_namespace", "check_one_library", "namespace_by_name", "to_numpy", "asarray",
-    "device_of", "compute_device", "dtype_is", "is_floating", "default_float", "check_floating", "make_rng",
+    "device_of", "compute_device", "dtype_is", "is_floating", "default_float", "check_floating",
+    "make_rng",
     "cupy_problem", "BACKENDS", "BackendUnavailableError", "sliding_window_view", "kth_largest",
 ]
 

@@ -58,14 +58,15 @@ def times_mask(g, mask):
     libraries get the mask cast to g's dtype first. The values are the same either way
     (``-0.0`` where a negative entry of g is masked, NaN where g is NaN).
     """
-    if _mixes_bool(g):
+    if _mixes_kinds(g):
         return g * mask
     xp = xp_of(g)
     return xp.multiply(g, xp.astype(mask, g.dtype))
 
 
-def _mixes_bool(a) -> bool:
-    """True for the libraries whose arithmetic takes a bool operand beside a float one."""
+def _mixes_kinds(a) -> bool:
+    """True for the libraries whose arithmetic mixes kinds: bool or integer operands beside
+    float ones (the array API standard leaves mixed-kind arithmetic undefined)."""
     return (array_api_compat.is_numpy_array(a) or array_api_compat.is_cupy_array(a)
             or array_api_compat.is_torch_array(a))
 
@@ -89,11 +90,11 @@ def count_masks(masks, dtype):
 
     NumPy, CuPy and PyTorch count in int8 (int32 past 127 masks), adding each mask in place: a
     quarter of a float count's memory traffic, and a float array divided by it gives the same
-    values in its own dtype (the counts are small integers, exact in every float type). The array API standard defines
-    no float / int division, so other libraries get the count in ``dtype``.
+    values in its own dtype (the counts are small integers, exact in every float type). Other
+    libraries get the count in ``dtype``: the standard defines no float / int division.
     """
     xp = xp_of(masks[0])
-    if not _mixes_bool(masks[0]):
+    if not _mixes_kinds(masks[0]):
         count = xp.astype(masks[0], dtype)
         for mask in masks[1:]:
             count = count + xp.astype(mask, dtype)
