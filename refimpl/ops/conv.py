@@ -10,7 +10,8 @@ argument: the forward pass and the weight gradient (windows^T @ g) share one cop
 gradient is :func:`conv_transpose`, the adjoint in x: one (O, C) product per kernel offset,
 added into that offset's strided slice of the image. It moves KH*KW times fewer numbers than
 the window-matrix gradient g @ filters followed by col2im (measured 7.2 against 12.6 ms for
-LeNet's second layer). Every VJP is written with differentiable operations (conv2d,
+LeNet's second layer); for images of few channels, where those products would be thin, it is one
+product and a sum of its blocks instead. Every VJP is written with differentiable operations (conv2d,
 conv_transpose, im2col, matmul), so convolution is differentiable to any order.
 
 Layout is NCHW at the interface. Window matrices are channels-last, (N, OH, OW, KH, KW, C):
@@ -31,8 +32,9 @@ from refimpl.tracer import getval, primitive
 from ._util import device_of, untraced
 from .linalg import matmul, row_sum
 from .shape import matrix_transpose, permute_dims, reshape
-from .windows import (STRIDED_MIN_CHANNELS, conv_output_size, im2col_slices, im2col_strided,
-                      output_size, padded_nhwc, pair, window_matrix_few_channels, window_slices)
+from .windows import (STRIDED_MIN_CHANNELS, col2im_few_channels, conv_output_size, im2col_slices,
+                      im2col_strided, output_size, padded_nhwc, pair, window_matrix_few_channels,
+                      window_slices)
 
 __all__ = ["im2col", "col2im", "conv2d", "conv_windows", "conv_transpose", "conv_output_size"]
 
@@ -180,7 +182,10 @@ def conv_transpose(g, weight, *, x_shape, kernel_size, stride, padding):
 
     dxpad[n, i*sh + a, j*sw + b, :] += g[n, :, i, j] @ weight[:, :, a, b] for every kernel
     offset (a, b): KH*KW products (N*OH*OW, O) @ (O, C), each added into one strided slice of
-    the zero-padded, channels-last image, which is then cut to x's size.
+    the zero-padded, channels-last image, which is then cut to x's size. For images of few
+    channels (C < STRIDED_MIN_CHANNELS, a first layer) those products would be thin; there one
+    product filters^T @ g^T, (KH*KW*C, O) @ (O, N*OH*OW), gives every offset's contribution
+    at once, and :func:`~refimpl.ops.windows.col2im_few_channels` adds them into place.
     """
     xp = get_namespace(g)
     n, c, h, w = x_shape
@@ -188,6 +193,10 @@ def conv_transpose(g, weight, *, x_shape, kernel_size, stride, padding):
     oh, ow = g.shape[2:]
     ph, pw = padding
     g_rows = xp.reshape(xp.permute_dims(g, (0, 2, 3, 1)), (n * oh * ow, o))
+    if c < STRIDED_MIN_CHANNELS:
+        filters_t = xp.reshape(xp.permute_dims(weight, (2, 3, 1, 0)), (kh * kw * c, o))
+        products = xp.matmul(filters_t, xp.matrix_transpose(g_rows))  # (KH*KW*C, N*OH*OW)
+        return col2im_few_channels(products, x_shape, kernel_size, stride, padding)
     taps = xp.reshape(xp.permute_dims(weight, (2, 3, 0, 1)), (kh * kw, o, c))  # (O, C) each
     padded = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=g.dtype, device=device_of(g))
     for k, (_, index) in enumerate(window_slices(kernel_size, stride, (oh, ow))):

@@ -82,6 +82,7 @@ CONV = [  # x shape, weight shape, stride, padding, bias
     ((2, 2, 7, 6), (3, 2, 3, 2), (2, 1), (1, 0), False),
     ((2, 3, 4, 4), (2, 3, 1, 1), 2, 0, True),
     ((2, 5, 6, 5), (3, 5, 3, 2), (1, 2), 1, True),  # >= 4 channels: the strided path on NumPy
+    ((2, 1, 7, 7), (3, 1, 3, 3), 2, 1, True),  # one channel, as a first layer
 ]
 
 
@@ -252,6 +253,28 @@ def test_few_channel_window_matrix_equals_im2col(xp, shape, kernel, stride, padd
     want = naive_im2col(to_numpy(x), kernel, stride, padding)
     assert tuple(matrix.shape) == (np.prod(want.shape[:3]), np.prod(want.shape[3:]))
     np.testing.assert_array_equal(to_numpy(matrix), want.reshape(matrix.shape))
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", IM2COL + [
+    ((3, 1, 12, 11), (5, 5), (1, 1), (0, 0)), ((2, 3, 9, 8), (3, 2), (2, 3), (1, 2))], ids=str)
+def test_few_channel_col2im_is_the_adjoint_of_the_window_matrix(xp, shape, kernel, stride,
+                                                                padding):
+    """<window_matrix(x), P^T> = <x, col2im_few_channels(P)>, and the same sum as col2im's."""
+    rng = np.random.default_rng(11)
+    x = xp.asarray(rng.uniform(-1.0, 1.0, size=shape))
+    matrix = windows.window_matrix_few_channels(x, kernel, stride, padding)  # (M, KH*KW*C)
+    products = xp.asarray(rng.uniform(-1.0, 1.0, size=tuple(matrix.shape)[::-1]))
+    back = windows.col2im_few_channels(products, shape, kernel, stride, padding)
+    assert_namespace(back, xp)
+    assert tuple(back.shape) == shape
+    p = to_numpy(products)
+    np.testing.assert_allclose(np.sum(to_numpy(matrix) * p.T), np.sum(to_numpy(x) * to_numpy(back)),
+                               rtol=1e-12)
+    cols = p.T.reshape(shape[0], *windows.output_size(shape, kernel, stride, padding),
+                       *kernel, shape[1])
+    via_col2im = ops.col2im(xp.asarray(cols), shape=shape, kernel_size=kernel, stride=stride,
+                            padding=padding)
+    np.testing.assert_allclose(to_numpy(back), to_numpy(via_col2im), rtol=1e-12, atol=1e-12)
 
 
 def test_strided_view_is_none_without_strided_views():
