@@ -17,7 +17,7 @@ of its VGG-style net.
 | mlp-200-500 | 004, LWA_Rep | D-200 (representation)-500-10 |
 | mlp-sigmoid-600-600 | Gradient regularization (003) | D-600-600-10, sigmoid, Glorot (max-norm sqrt(15) in training) |
 | maxout-240x5-dropout | 003 (the maxout paper's MNIST net) | dropout(0.2), D-(240x5 maxout, dropout(0.5))x2-10, U(-0.005, 0.005) |
-| conv-maxout-48-48-24-dropout | 003 (the maxout paper's MNIST conv net) | dropout(0.2), conv maxout 48x2 8x8 pool 4/2, 48x2 8x8 pad 3 pool 4/2, 24x4 5x5 pad 3 pool 2; dropout(0.5) after each; D-10 |
+| conv-maxout-48-48-24-dropout | 003 (the maxout paper's MNIST conv net) | dropout(0.2), conv maxout 48x2 8x8 pool 4/2, 48x2 8x8 pad 3 pool 4/2, 24x4 5x5 pad 3 pool 2; dropout(0.5) after each; D-10; U(-0.05, 0.05) |
 | lenet | 000 (and the benchmarks) | conv 5x5x32, pool 2, conv 5x5x64, pool 2, FC 400, 10; ReLU |
 | lenet-dropout-25, lenet-dropout-50 | 000, Ksup+Dropout | lenet with dropout (0.25 / 0.5) after FC 400 |
 | lenet-tanh-100 | 004, Normal | conv 5x5x20, pool 2, conv 5x5x50, pool 2, FC 100, 10; tanh |
@@ -75,10 +75,16 @@ def _maxout_mlp(name, input_shape, num_classes, *, units=240, pieces=5, dropout=
                  config={"units": units, "pieces": pieces, "dropout": list(dropout)})
 
 
+CONV_MAXOUT_INIT = 0.05  # half-width of the conv maxout net's uniform weight init
+
+
 def _conv_maxout(name, input_shape, num_classes, *, dropout=(0.2, 0.5)):
     """The maxout paper's MNIST conv net: input dropout, three (conv, maxout, max-pool, dropout)
     stages, then the softmax layer (see the module docstring)."""
-    init = ("uniform", 0.005)
+    # Not the yaml's U(-0.005, 0.005): at that scale the four-layer product of weights leaves
+    # the logits near 1e-4 and our net stays at chance for epochs (measured: 4 epochs on 10,000
+    # MNIST images, loss 2.3018 -> 2.3004, held-out accuracy 10 %); at 0.05 it passes 90 % in 3.
+    init = ("uniform", CONV_MAXOUT_INIT)
     stages = ((48, 2, 8, 0, 4, 2), (48, 2, 8, 3, 4, 2), (24, 4, 5, 3, 2, 2))
     layers = [Dropout(dropout[0])]
     for channels, pieces, kernel, padding, pool, stride in stages:
