@@ -10,9 +10,10 @@ argument: the forward pass and the weight gradient (windows^T @ g) share one cop
 gradient is :func:`conv_transpose`, the adjoint in x: one (O, C) product per kernel offset,
 added into that offset's strided slice of the image. It moves KH*KW times fewer numbers than
 the window-matrix gradient g @ filters followed by col2im (measured 7.2 against 12.6 ms for
-LeNet's second layer); for images of few channels, where those products would be thin, it is one
-product and a sum of its blocks instead. Every VJP is written with differentiable operations (conv2d,
-conv_transpose, im2col, matmul), so convolution is differentiable to any order.
+LeNet's second layer); for images of few channels, where those products would be thin, it
+is one product and a sum of its blocks instead. Every VJP is written with differentiable
+operations (conv2d, conv_transpose, im2col, matmul), so convolution is differentiable to any
+order.
 
 Layout is NCHW at the interface. Window matrices are channels-last, (N, OH, OW, KH, KW, C):
 the last three axes are one flattened window, matching a conv weight (O, C, KH, KW) permuted to
